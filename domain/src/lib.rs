@@ -1,0 +1,9 @@
+//! AgentOS domain: aggregates, their commands and events, and the rules that guard them.
+//!
+//! Everything here is pure. Handling a command never does I/O, reads the clock or makes ids;
+//! the caller puts those facts (tenant id, new agent id, `now`) into the command.
+
+pub mod agent;
+mod error;
+
+pub use error::FieldError;

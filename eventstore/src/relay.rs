@@ -1,0 +1,349 @@
+//! The relay: the only writer to JetStream. It tails the store in commit order and
+//! publishes each event once (checkpoint in Postgres, `Nats-Msg-Id` dedup on the stream).
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage, stream};
+use futures::StreamExt;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use crate::reader::{self, CommitCursor};
+use crate::{CloudEvent, Namespace, StoreError, StoredEvent};
+
+/// Header with the store's transaction id of the event (its commit-order key).
+pub const TRANSACTION_ID_HEADER: &str = "Agentos-Transaction-Id";
+/// Header with the store's position of the event.
+pub const POSITION_HEADER: &str = "Agentos-Position";
+/// How long JetStream remembers a `Nats-Msg-Id`.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+const IDLE_POLL_MIN: Duration = Duration::from_millis(5);
+const IDLE_POLL_MAX: Duration = Duration::from_millis(200);
+const STANDBY_RETRY: Duration = Duration::from_millis(500);
+
+/// Creates the event stream if it does not exist yet, and returns it.
+pub async fn ensure_stream(
+    jetstream: &jetstream::Context,
+    namespace: &Namespace,
+) -> Result<stream::Stream, StoreError> {
+    jetstream
+        .get_or_create_stream(stream::Config {
+            name: namespace.stream(),
+            subjects: vec![format!("{}.>", namespace.subject_prefix())],
+            storage: stream::StorageType::File,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(StoreError::nats)
+}
+
+/// Tells the relay that an append has committed. Losing a wake-up only costs latency:
+/// the relay also polls.
+#[derive(Debug, Clone, Default)]
+pub struct RelayWaker {
+    target: Option<(async_nats::Client, String)>,
+}
+
+impl RelayWaker {
+    /// A waker publishing on the namespace's wake subject.
+    pub fn new(client: async_nats::Client, namespace: &Namespace) -> Self {
+        Self {
+            target: Some((client, namespace.relay_wake_subject())),
+        }
+    }
+
+    /// Sends the wake-up; never fails the caller.
+    pub async fn wake(&self) {
+        if let Some((client, subject)) = &self.target
+            && let Err(err) = client.publish(subject.clone(), bytes::Bytes::new()).await
+        {
+            tracing::debug!(%err, "relay wake-up not sent");
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub published: usize,
+    /// Messages the stream already had (a re-publish after a crash).
+    pub duplicates: usize,
+}
+
+/// Relay configuration and handles; [`Relay::run`] does the work.
+#[derive(Clone)]
+pub struct Relay {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    namespace: Namespace,
+    batch_size: i64,
+}
+
+impl Relay {
+    /// A relay from `pool`'s event store into the namespace's stream.
+    pub fn new(pool: PgPool, jetstream: jetstream::Context, namespace: Namespace) -> Self {
+        Self {
+            pool,
+            jetstream,
+            namespace,
+            batch_size: 1000,
+        }
+    }
+
+    /// Publishes at most `batch_size` events per batch.
+    pub fn with_batch_size(mut self, batch_size: i64) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Runs until `shutdown`: waits as a standby while another relay holds the lock, then
+    /// publishes, woken by `wake` (the namespace's wake subject) or by a timed poll.
+    pub async fn run(
+        &self,
+        mut wake: Option<async_nats::Subscriber>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StoreError> {
+        loop {
+            let mut active = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                active = self.acquire() => match active {
+                    Ok(active) => active,
+                    Err(err) => {
+                        tracing::warn!(%err, "relay could not start; retrying");
+                        tokio::time::sleep(STANDBY_RETRY).await;
+                        continue;
+                    }
+                },
+            };
+            tracing::info!(stream = %self.namespace.stream(), "relay active");
+            match active.pump(wake.as_mut(), &shutdown).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    tracing::warn!(%err, "relay stopped; resuming from the checkpoint");
+                    tokio::time::sleep(STANDBY_RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// Waits until this instance holds the relay lock, then reconciles the checkpoint.
+    pub async fn acquire(&self) -> Result<ActiveRelay, StoreError> {
+        loop {
+            if let Some(active) = self.try_acquire().await? {
+                return Ok(active);
+            }
+            tokio::time::sleep(STANDBY_RETRY).await;
+        }
+    }
+
+    /// Takes the relay lock if no other relay holds it. The lock lives as long as the
+    /// returned relay's dedicated connection, which also does all its reads and writes,
+    /// so a relay that lost its connection cannot go on publishing.
+    pub async fn try_acquire(&self) -> Result<Option<ActiveRelay>, StoreError> {
+        let mut conn = PgConnection::connect_with(&self.pool.connect_options()).await?;
+        let locked: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+                .bind(self.lock_name())
+                .fetch_one(&mut conn)
+                .await?;
+        if !locked {
+            conn.close().await.ok();
+            return Ok(None);
+        }
+        let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
+        let mut active = ActiveRelay {
+            cursor: load_checkpoint(&mut conn, &self.namespace.stream()).await?,
+            conn,
+            relay: self.clone(),
+        };
+        active.reconcile_with_stream(stream).await?;
+        Ok(Some(active))
+    }
+
+    fn lock_name(&self) -> String {
+        format!("agentos.relay:{}", self.namespace.stream())
+    }
+}
+
+/// The relay that holds the lock.
+pub struct ActiveRelay {
+    conn: PgConnection,
+    cursor: CommitCursor,
+    relay: Relay,
+}
+
+impl ActiveRelay {
+    /// Where this relay has published up to.
+    pub fn cursor(&self) -> CommitCursor {
+        self.cursor
+    }
+
+    /// Publishes the next batch in commit order, pipelined, then checkpoints after all
+    /// acks are in.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn process_batch(&mut self) -> Result<BatchOutcome, StoreError> {
+        let started = Instant::now();
+        let events = reader::read_after(&mut self.conn, self.cursor, self.relay.batch_size).await?;
+        let Some(last) = events.last() else {
+            return Ok(BatchOutcome::default());
+        };
+        let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(events.len());
+        for event in &events {
+            acks.push(self.publish(event).await?);
+        }
+        let mut outcome = BatchOutcome {
+            published: events.len(),
+            duplicates: 0,
+        };
+        for ack in acks {
+            if ack.await.map_err(StoreError::nats)?.duplicate {
+                outcome.duplicates += 1;
+            }
+        }
+        let cursor = CommitCursor::after(last);
+        save_checkpoint(&mut self.conn, &self.relay.namespace.stream(), cursor).await?;
+        self.cursor = cursor;
+        metrics::counter!("agentos_relay_published_total").increment(outcome.published as u64);
+        metrics::counter!("agentos_relay_duplicates_total").increment(outcome.duplicates as u64);
+        metrics::histogram!("agentos_relay_batch_seconds").record(started.elapsed().as_secs_f64());
+        Ok(outcome)
+    }
+
+    async fn publish(&self, event: &StoredEvent) -> Result<PublishAckFuture, StoreError> {
+        let body = serde_json::to_vec(&CloudEvent::from_stored(event)?)?;
+        let subject = self.relay.namespace.event_subject(
+            &event.tenant_id.to_string(),
+            &event.aggregate_type,
+            &event.aggregate_id,
+        );
+        let message = PublishMessage::build()
+            .payload(body.into())
+            .message_id(event.event_id.to_string())
+            .header("Content-Type", "application/cloudevents+json")
+            .header(
+                TRANSACTION_ID_HEADER,
+                event.transaction_id.to_string().as_str(),
+            )
+            .header(POSITION_HEADER, event.position.to_string().as_str());
+        self.relay
+            .jetstream
+            .send_publish(subject, message)
+            .await
+            .map_err(StoreError::nats)
+    }
+
+    async fn pump(
+        &mut self,
+        mut wake: Option<&mut async_nats::Subscriber>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        let mut idle = IDLE_POLL_MIN;
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            if self.process_batch().await?.published > 0 {
+                idle = IDLE_POLL_MIN;
+                continue;
+            }
+            let woken = async {
+                match wake.as_deref_mut() {
+                    Some(subscriber) => {
+                        subscriber.next().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = woken => idle = IDLE_POLL_MIN,
+                () = tokio::time::sleep(idle) => idle = (idle * 2).min(IDLE_POLL_MAX),
+            }
+        }
+    }
+
+    /// The stream may hold events past the checkpoint (published, then the relay died
+    /// before checkpointing). Publishes are ordered, so the stream's last message marks
+    /// how far publishing got; starting after it avoids re-publishing even once the
+    /// dedup window has passed.
+    async fn reconcile_with_stream(
+        &mut self,
+        mut stream: stream::Stream,
+    ) -> Result<(), StoreError> {
+        let last_sequence = stream
+            .info()
+            .await
+            .map_err(StoreError::nats)?
+            .state
+            .last_sequence;
+        if last_sequence == 0 {
+            return Ok(());
+        }
+        let message = match stream.get_raw_message(last_sequence).await {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the stream's last message; keeping the checkpoint");
+                return Ok(());
+            }
+        };
+        let header = |name: &str| {
+            message
+                .headers
+                .get(name)
+                .and_then(|value| value.as_str().parse::<i64>().ok())
+        };
+        if let (Some(transaction_id), Some(position)) =
+            (header(TRANSACTION_ID_HEADER), header(POSITION_HEADER))
+        {
+            let published = CommitCursor {
+                transaction_id,
+                position,
+            };
+            if published > self.cursor {
+                tracing::info!(?published, checkpoint = ?self.cursor, "checkpoint advanced to the stream's last event");
+                save_checkpoint(&mut self.conn, &self.relay.namespace.stream(), published).await?;
+                self.cursor = published;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn load_checkpoint(conn: &mut PgConnection, relay: &str) -> Result<CommitCursor, StoreError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id::text::int8, position FROM relay_checkpoints WHERE relay = $1",
+    )
+    .bind(relay)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(
+        row.map_or_else(CommitCursor::default, |(transaction_id, position)| {
+            CommitCursor {
+                transaction_id,
+                position,
+            }
+        }),
+    )
+}
+
+async fn save_checkpoint(
+    conn: &mut PgConnection,
+    relay: &str,
+    cursor: CommitCursor,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO relay_checkpoints (relay, transaction_id, position)
+         VALUES ($1, $2::text::xid8, $3)
+         ON CONFLICT (relay) DO UPDATE
+            SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
+                updated_at = now()",
+    )
+    .bind(relay)
+    .bind(cursor.transaction_id.to_string())
+    .bind(cursor.position)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

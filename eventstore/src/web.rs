@@ -1,0 +1,12 @@
+//! HTTP plumbing shared by the command and query APIs.
+
+pub mod auth;
+pub mod json;
+pub mod ops;
+pub mod problem;
+pub mod request;
+
+pub use auth::{Authenticated, Authenticator};
+pub use json::JsonBody;
+pub use problem::Problem;
+pub use request::{QueryParams, RequestIds, UuidPath};

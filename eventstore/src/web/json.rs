@@ -1,0 +1,154 @@
+//! A JSON body extractor whose every rejection is a problem+json naming the field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use domain::FieldError;
+use serde::de::DeserializeOwned;
+
+use super::Problem;
+
+/// The request body, deserialized as `T`.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| Problem::new(rejection.status(), "body", rejection.body_text()))?;
+        if !is_json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "the body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// Deserializes `bytes`: malformed JSON is a 400, JSON of the wrong shape a 422 whose
+/// error names the field by its path.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer);
+    if value.is_ok()
+        && let Err(err) = deserializer.end()
+    {
+        return Err(malformed(&err));
+    }
+    value.map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = strip_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { String::new() } else { path };
+                let message = if field.is_empty() {
+                    message
+                } else {
+                    message.replace(&format!(" at {field}"), "")
+                };
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    if field.is_empty() {
+                        message.clone()
+                    } else {
+                        format!("{field}: {message}")
+                    },
+                )
+                .with_errors(vec![FieldError {
+                    field: if field.is_empty() {
+                        "body".into()
+                    } else {
+                        field
+                    },
+                    message,
+                }])
+            }
+            _ => malformed(&inner),
+        }
+    })
+}
+
+fn malformed(err: &serde_json::Error) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "malformed-json",
+        format!(
+            "the body is not valid JSON: {}",
+            strip_position(&err.to_string())
+        ),
+    )
+}
+
+/// serde_json appends " at line 1 column 5"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        model: Model,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Model {
+        temperature: f64,
+    }
+
+    #[test]
+    fn names_the_field_of_a_wrong_type() {
+        let problem = parse::<Body>(br#"{"name":"a","model":{"temperature":"hot"}}"#).unwrap_err();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].field, "model.temperature");
+    }
+
+    #[test]
+    fn names_an_unknown_field() {
+        let problem =
+            parse::<Body>(br#"{"name":"a","model":{"temperature":1},"x":1}"#).unwrap_err();
+        assert_eq!(problem.status, 422);
+        assert!(problem.errors[0].message.contains("unknown field `x`"));
+    }
+
+    #[test]
+    fn calls_broken_json_malformed() {
+        let problem = parse::<Body>(br#"{"name":"#).unwrap_err();
+        assert_eq!(problem.status, 400);
+        let problem =
+            parse::<Body>(br#"{"name":"a","model":{"temperature":1}} trailing"#).unwrap_err();
+        assert_eq!(problem.status, 400);
+    }
+
+    #[test]
+    fn reports_a_missing_field() {
+        let problem = parse::<Body>(br#"{"name":"a"}"#).unwrap_err();
+        assert_eq!(problem.status, 422);
+        assert!(problem.errors[0].message.contains("missing field `model`"));
+    }
+}
