@@ -1,1 +1,16 @@
+//! Projectors: one durable JetStream consumer per projection, each building a read model
+//! exactly once in effect — in Postgres (read model and checkpoint in one transaction)
+//! or in Redis (one Lua script per event, guarded by a per-key version) — and the read
+//! queries the query API serves from those models.
 
+pub mod agents;
+pub mod agents_redis;
+pub mod checkpoint;
+pub mod error;
+pub mod rebuild;
+pub mod runner;
+
+pub use agents::{AgentList, AgentListFilter, AgentView, AgentsProjection};
+pub use agents_redis::{AgentSummary, AgentsRedisProjection};
+pub use error::ProjectionError;
+pub use runner::{Projection, ProjectionRunner, RunnerConfig};

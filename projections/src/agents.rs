@@ -1,0 +1,335 @@
+//! The `agents` read model in Postgres: what `GET /v1/agents` lists and filters.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use domain::agent::{AGENT_AGGREGATE_TYPE, AgentEvent};
+use eventstore::{CloudEvent, Namespace};
+use serde::{Deserialize, Serialize};
+use sqlx::{Executor, PgConnection, PgPool};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::runner::{Delivered, Projection, event_span};
+use crate::{ProjectionError, checkpoint};
+
+/// The live table's name; rebuilds build a shadow table and rename it to this.
+pub const AGENTS_TABLE: &str = "agents";
+/// The projection's name (consumer and checkpoint).
+pub const AGENTS_PROJECTION: &str = "agents_pg";
+
+/// An agent as the query API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AgentView {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// `active`, `paused` or `archived`.
+    pub status: String,
+    #[schema(value_type = domain::agent::ModelConfig)]
+    pub model: sqlx::types::Json<serde_json::Value>,
+    pub system_prompt: String,
+    pub tool_ids: Vec<Uuid>,
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub metadata: sqlx::types::Json<serde_json::Value>,
+    pub config_version: i32,
+    /// The aggregate version (its last event's sequence): the ETag.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// Filters and page of a list request.
+#[derive(Debug, Clone, Default)]
+pub struct AgentListFilter {
+    pub status: Option<String>,
+    pub name_prefix: Option<String>,
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+/// One page of agents and the cursor of the next page.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgentList {
+    pub items: Vec<AgentView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The DDL of an agents table called `table`.
+pub fn create_table_sql(table: &str) -> String {
+    format!(
+        "CREATE TABLE {table} (
+             id             uuid PRIMARY KEY,
+             tenant_id      uuid        NOT NULL,
+             name           text        NOT NULL,
+             description    text        NOT NULL,
+             status         text        NOT NULL,
+             model          jsonb       NOT NULL,
+             system_prompt  text        NOT NULL,
+             tool_ids       uuid[]      NOT NULL,
+             metadata       jsonb       NOT NULL,
+             config_version integer     NOT NULL,
+             version        bigint      NOT NULL,
+             created_at     timestamptz NOT NULL,
+             updated_at     timestamptz NOT NULL,
+             archived_at    timestamptz);
+         CREATE INDEX ON {table} (tenant_id, id);
+         CREATE INDEX ON {table} (tenant_id, status, id);
+         CREATE INDEX ON {table} (tenant_id, name text_pattern_ops);"
+    )
+}
+
+/// Applies one agent event to `table`; a row already at or past the event's version is
+/// left alone, so redelivery and rebuild overlaps are harmless.
+pub async fn apply_event(
+    conn: &mut PgConnection,
+    table: &str,
+    event: &CloudEvent,
+) -> Result<(), ProjectionError> {
+    if event.aggregatetype != AGENT_AGGREGATE_TYPE {
+        return Ok(());
+    }
+    let Ok(id) = Uuid::parse_str(&event.aggregateid) else {
+        tracing::warn!(aggregate_id = %event.aggregateid, "agent event with a non-UUID id skipped");
+        return Ok(());
+    };
+    let version = i64::try_from(event.sequence).unwrap_or(i64::MAX);
+    let agent_event: AgentEvent = serde_json::from_value(event.tagged_payload())?;
+    match &agent_event {
+        AgentEvent::AgentCreated(created) => {
+            let config = &created.config;
+            let sql = format!(
+                "INSERT INTO {table} (id, tenant_id, name, description, status, model,
+                     system_prompt, tool_ids, metadata, config_version, version, created_at,
+                     updated_at)
+                 VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $11)
+                 ON CONFLICT (id) DO NOTHING"
+            );
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(created.tenant_id)
+                .bind(&config.name)
+                .bind(&config.description)
+                .bind(sqlx::types::Json(&config.model))
+                .bind(&config.system_prompt)
+                .bind(&config.tool_ids)
+                .bind(sqlx::types::Json(&config.metadata))
+                .bind(i32::try_from(created.config_version).unwrap_or(i32::MAX))
+                .bind(version)
+                .bind(created.created_at)
+                .execute(conn)
+                .await?;
+        }
+        AgentEvent::AgentConfigUpdated(updated) => {
+            let config = &updated.config;
+            let sql = format!(
+                "UPDATE {table} SET name = $3, description = $4, model = $5, system_prompt = $6,
+                        tool_ids = $7, metadata = $8, config_version = $9, version = $2,
+                        updated_at = $10
+                  WHERE id = $1 AND version < $2"
+            );
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(version)
+                .bind(&config.name)
+                .bind(&config.description)
+                .bind(sqlx::types::Json(&config.model))
+                .bind(&config.system_prompt)
+                .bind(&config.tool_ids)
+                .bind(sqlx::types::Json(&config.metadata))
+                .bind(i32::try_from(updated.config_version).unwrap_or(i32::MAX))
+                .bind(updated.updated_at)
+                .execute(conn)
+                .await?;
+        }
+        AgentEvent::AgentPaused(paused) => {
+            set_status(conn, table, id, version, "paused", paused.paused_at).await?;
+        }
+        AgentEvent::AgentResumed(resumed) => {
+            set_status(conn, table, id, version, "active", resumed.resumed_at).await?;
+        }
+        AgentEvent::AgentArchived(archived) => {
+            set_status(conn, table, id, version, "archived", archived.archived_at).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn set_status(
+    conn: &mut PgConnection,
+    table: &str,
+    id: Uuid,
+    version: i64,
+    status: &str,
+    at: DateTime<Utc>,
+) -> Result<(), ProjectionError> {
+    let sql = format!(
+        "UPDATE {table}
+            SET status = $3, updated_at = $4, version = $2,
+                archived_at = CASE WHEN $3 = 'archived' THEN $4 ELSE archived_at END
+          WHERE id = $1 AND version < $2"
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(version)
+        .bind(status)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Creates the live table when it does not exist yet.
+pub async fn ensure_table(pool: &PgPool) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('agentos.projections.ddl', 0))")
+        .execute(&mut *tx)
+        .await?;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(AGENTS_TABLE)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !exists {
+        tx.execute(create_table_sql(AGENTS_TABLE).as_str()).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The Postgres projection of agents.
+#[derive(Debug, Clone)]
+pub struct AgentsProjection {
+    pool: PgPool,
+}
+
+impl AgentsProjection {
+    /// A projection writing into `pool`'s `agents` table.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait::async_trait]
+impl Projection for AgentsProjection {
+    fn name(&self) -> &str {
+        AGENTS_PROJECTION
+    }
+
+    fn filter_subject(&self, namespace: &Namespace) -> String {
+        namespace.aggregate_type_filter(AGENT_AGGREGATE_TYPE)
+    }
+
+    async fn prepare(&self) -> Result<u64, ProjectionError> {
+        checkpoint::ensure(&self.pool, AGENTS_PROJECTION).await?;
+        ensure_table(&self.pool).await?;
+        checkpoint::read(&self.pool, AGENTS_PROJECTION).await
+    }
+
+    async fn apply(&self, events: &[Delivered]) -> Result<usize, ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        let mut position = checkpoint::lock(&mut tx, AGENTS_PROJECTION).await?;
+        let mut applied = 0;
+        for delivered in events {
+            if delivered.stream_sequence <= position {
+                continue;
+            }
+            apply_event(&mut tx, AGENTS_TABLE, &delivered.event)
+                .instrument(event_span(AGENTS_PROJECTION, &delivered.event))
+                .await?;
+            position = delivered.stream_sequence;
+            applied += 1;
+        }
+        if applied > 0 {
+            checkpoint::save(&mut tx, AGENTS_PROJECTION, position).await?;
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+}
+
+/// One agent of `tenant_id`, if it exists and belongs to that tenant.
+pub async fn get_agent(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<AgentView>, ProjectionError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT * FROM {AGENTS_TABLE} WHERE id = $1 AND tenant_id = $2"
+    ))
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// The version of an agent in the read model (0 when absent).
+pub async fn agent_version(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<u64, ProjectionError> {
+    let version: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT version FROM {AGENTS_TABLE} WHERE id = $1 AND tenant_id = $2"
+    ))
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(version.map_or(0, |v| u64::try_from(v).unwrap_or_default()))
+}
+
+/// A page of the tenant's agents, oldest first (ids are UUIDv7).
+pub async fn list_agents(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    filter: &AgentListFilter,
+) -> Result<AgentList, ProjectionError> {
+    let after = filter.cursor.as_deref().and_then(decode_cursor);
+    let prefix = filter.name_prefix.as_deref().map(|p| {
+        format!(
+            "{}%",
+            p.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let mut items: Vec<AgentView> = sqlx::query_as(&format!(
+        "SELECT * FROM {AGENTS_TABLE}
+          WHERE tenant_id = $1
+            AND ($2::uuid IS NULL OR id > $2)
+            AND ($3::text IS NULL OR status = $3)
+            AND ($4::text IS NULL OR name LIKE $4)
+          ORDER BY id
+          LIMIT $5"
+    ))
+    .bind(tenant_id)
+    .bind(after)
+    .bind(&filter.status)
+    .bind(prefix)
+    .bind(filter.limit + 1)
+    .fetch_all(pool)
+    .await?;
+    let limit = usize::try_from(filter.limit).unwrap_or_default();
+    let next_cursor = (items.len() > limit).then(|| {
+        items.truncate(limit);
+        items.last().map(|last| encode_cursor(last.id))
+    });
+    Ok(AgentList {
+        items,
+        next_cursor: next_cursor.flatten(),
+    })
+}
+
+/// The opaque cursor after `id`.
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// The id a cursor points after; `None` for garbage.
+pub fn decode_cursor(cursor: &str) -> Option<Uuid> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    Uuid::from_slice(&bytes).ok()
+}

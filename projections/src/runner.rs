@@ -1,0 +1,239 @@
+//! Runs one projection: a durable JetStream pull consumer, batches, explicit acks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use eventstore::{CloudEvent, Namespace, relay::ensure_stream};
+use futures::{FutureExt, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::ProjectionError;
+
+/// One event as the consumer delivered it.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The JetStream stream sequence: the projection's checkpoint unit.
+    pub stream_sequence: u64,
+    pub event: CloudEvent,
+}
+
+/// A read model fed from the event stream.
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Durable consumer name and checkpoint key.
+    fn name(&self) -> &str;
+    /// The one subject filter of its consumer (NATS 2.9 honours only one).
+    fn filter_subject(&self, namespace: &Namespace) -> String;
+    /// Creates what the read model needs; returns its checkpoint.
+    async fn prepare(&self) -> Result<u64, ProjectionError>;
+    /// Applies `events` (skipping any at or below the checkpoint) together with the new
+    /// checkpoint, atomically; returns how many were applied.
+    async fn apply(&self, events: &[Delivered]) -> Result<usize, ProjectionError>;
+}
+
+/// Batch size and redelivery timing.
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerConfig {
+    pub batch_size: usize,
+    /// How long JetStream waits for an ack before redelivering.
+    pub ack_wait: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Drives one projection from its consumer.
+pub struct ProjectionRunner<P> {
+    projection: Arc<P>,
+    jetstream: jetstream::Context,
+    namespace: Namespace,
+    config: RunnerConfig,
+}
+
+impl<P: Projection> ProjectionRunner<P> {
+    /// A runner feeding `projection` from the namespace's stream.
+    pub fn new(
+        projection: Arc<P>,
+        jetstream: jetstream::Context,
+        namespace: Namespace,
+        config: RunnerConfig,
+    ) -> Self {
+        Self {
+            projection,
+            jetstream,
+            namespace,
+            config,
+        }
+    }
+
+    /// Runs until `shutdown`; on errors, backs off and resumes from the checkpoint.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ProjectionError> {
+        loop {
+            match self.run_consumer(&shutdown).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    tracing::warn!(projection = self.projection.name(), %err, "projector restarting");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run_consumer(&self, shutdown: &CancellationToken) -> Result<(), ProjectionError> {
+        let consumer = self.consumer().await?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.config.batch_size)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .map_err(ProjectionError::nats)?;
+        loop {
+            let first = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                next = messages.next() => next,
+            };
+            let first = first
+                .ok_or_else(|| ProjectionError::nats("consumer stream ended"))?
+                .map_err(ProjectionError::nats)?;
+            let mut batch = vec![first];
+            while batch.len() < self.config.batch_size {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(message))) => batch.push(message),
+                    Some(Some(Err(err))) => return Err(ProjectionError::nats(err)),
+                    _ => break,
+                }
+            }
+            self.handle(batch).await?;
+        }
+    }
+
+    /// Applies one batch of messages, then acks them. On failure they are nak'ed and
+    /// come back; the checkpoint makes the retry apply each event once.
+    pub async fn handle(
+        &self,
+        messages: Vec<jetstream::Message>,
+    ) -> Result<usize, ProjectionError> {
+        let mut delivered = Vec::with_capacity(messages.len());
+        let mut accepted = Vec::with_capacity(messages.len());
+        for message in messages {
+            match decode(&message) {
+                Ok(event) => {
+                    delivered.push(event);
+                    accepted.push(message);
+                }
+                Err(err) => {
+                    // Only the relay writes to the stream; a message it did not write is
+                    // recorded and taken out of the way rather than blocking the projection.
+                    tracing::error!(projection = self.projection.name(), %err, subject = %message.subject, "undecodable message terminated");
+                    metrics::counter!("agentos_projection_poison_total", "projection" => self.projection.name().to_owned()).increment(1);
+                    message
+                        .ack_with(AckKind::Term)
+                        .await
+                        .map_err(ProjectionError::nats)?;
+                }
+            }
+        }
+        let applied = match self.projection.apply(&delivered).await {
+            Ok(applied) => applied,
+            Err(err) => {
+                for message in &accepted {
+                    message
+                        .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
+                        .await
+                        .ok();
+                }
+                return Err(err);
+            }
+        };
+        for message in &accepted {
+            message.ack().await.map_err(ProjectionError::nats)?;
+        }
+        metrics::counter!("agentos_projection_applied_total", "projection" => self.projection.name().to_owned())
+            .increment(applied as u64);
+        Ok(applied)
+    }
+
+    /// The durable consumer, (re)created so that it delivers from just after the
+    /// projection's own checkpoint when it lost track (new consumer, or a read model that
+    /// was wiped while the consumer kept its acks).
+    pub async fn consumer(&self) -> Result<jetstream::consumer::PullConsumer, ProjectionError> {
+        let checkpoint = self.projection.prepare().await?;
+        let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
+        let name = self.projection.name();
+        let filter_subject = self.projection.filter_subject(&self.namespace);
+        if let Ok(info) = stream.consumer_info(name).await {
+            if info.ack_floor.stream_sequence <= checkpoint
+                && info.config.filter_subject == filter_subject
+                && info.config.ack_wait == self.config.ack_wait
+            {
+                return stream
+                    .get_consumer(name)
+                    .await
+                    .map_err(ProjectionError::nats);
+            }
+            tracing::info!(
+                projection = name,
+                checkpoint,
+                ack_floor = info.ack_floor.stream_sequence,
+                "recreating consumer from the checkpoint"
+            );
+            stream
+                .delete_consumer(name)
+                .await
+                .map_err(ProjectionError::nats)?;
+        }
+        let deliver_policy = match checkpoint {
+            0 => jetstream::consumer::DeliverPolicy::All,
+            n => jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: n + 1,
+            },
+        };
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some(name.to_owned()),
+                filter_subject,
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: self.config.ack_wait,
+                deliver_policy,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .map_err(ProjectionError::nats)
+    }
+}
+
+fn decode(message: &jetstream::Message) -> Result<Delivered, ProjectionError> {
+    let stream_sequence = message
+        .info()
+        .map_err(ProjectionError::nats)?
+        .stream_sequence;
+    let event = serde_json::from_slice(&message.payload)?;
+    Ok(Delivered {
+        stream_sequence,
+        event,
+    })
+}
+
+/// The span each applied event is recorded in, carrying the request's correlation id.
+pub fn event_span(projection: &str, event: &CloudEvent) -> tracing::Span {
+    tracing::info_span!(
+        "project_event",
+        projection,
+        event_id = %event.id,
+        event_type = %event.event_type,
+        correlation_id = event.correlationid.as_deref().unwrap_or_default(),
+    )
+}
