@@ -1,1 +1,12 @@
+//! The command API: REST commands in, events appended, a receipt with a consistency
+//! token out. Auth, idempotency and optimistic concurrency happen here.
 
+pub mod agents;
+pub mod error;
+pub mod headers;
+pub mod openapi;
+pub mod state;
+
+pub use error::ApiError;
+pub use openapi::{openapi, router};
+pub use state::AppState;

@@ -17,6 +17,8 @@ pub mod relay;
 pub mod repository;
 pub mod telemetry;
 pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod web;
 
 pub use command_bus::{CommandBus, CommandError, CommandReceipt};

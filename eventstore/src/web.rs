@@ -5,6 +5,7 @@ pub mod json;
 pub mod ops;
 pub mod problem;
 pub mod request;
+pub mod stack;
 
 pub use auth::{Authenticated, Authenticator};
 pub use json::JsonBody;

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use domain::FieldError;
 use serde::de::DeserializeOwned;
 
@@ -16,24 +16,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::trim)
-            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| Problem::new(rejection.status(), "body", rejection.body_text()))?;
-        if !is_json {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "the body must be JSON (Content-Type: application/json)",
-            ));
-        }
-        parse(&bytes).map(JsonBody)
+        let headers = req.headers().clone();
+        let bytes = read_body(req, state).await?;
+        parse_request(&headers, &bytes).map(JsonBody)
+    }
+}
+
+/// The raw body, with a problem+json rejection (e.g. 413 past the body limit).
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| Problem::new(rejection.status(), "body", rejection.body_text()))
+}
+
+/// Checks the content type and deserializes the body.
+pub fn parse_request<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, Problem> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
+    if !is_json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    parse(bytes)
+}
+
+/// Like [`parse_request`], but an empty body means `T::default()`.
+pub fn parse_optional_request<T: DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<T, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_request(headers, bytes)
     }
 }
 

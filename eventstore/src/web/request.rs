@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::Problem;
+use super::stack::CorrelationId;
 
 /// Header carrying the id that ties a request to every event and span it causes.
 pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
@@ -67,15 +68,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let request_id = Uuid::now_v7();
-        let correlation_id = match parts.headers.get(CORRELATION_ID_HEADER) {
-            None => request_id,
-            Some(value) => value
-                .to_str()
-                .ok()
-                .and_then(|v| Uuid::parse_str(v.trim()).ok())
-                .ok_or_else(|| Problem::invalid_field("X-Correlation-Id", "must be a UUID"))?,
-        };
-        tracing::Span::current().record("correlation_id", tracing::field::display(correlation_id));
+        let correlation_id = parts
+            .extensions
+            .get::<CorrelationId>()
+            .map_or(request_id, |id| id.0);
         Ok(Self {
             correlation_id,
             request_id,

@@ -1,0 +1,387 @@
+//! Agent commands: create, change config, pause, resume, archive.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use domain::agent::{AgentCommand, AgentConfig, AgentConfigChanges, ModelConfig};
+use eventstore::web::json::{parse_optional_request, parse_request};
+use eventstore::web::{Authenticated, Problem, RequestIds, UuidPath};
+use eventstore::{CommandContext, CommandReceipt, ConsistencyToken};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::headers::{expected_version, idempotency_claim};
+use crate::{ApiError, AppState};
+
+/// The model an agent calls.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRequest {
+    /// e.g. `openai`, `anthropic`, `scripted`.
+    pub provider: String,
+    pub name: String,
+    /// 0 to 2; default 1.
+    #[serde(default = "default_temperature")]
+    pub temperature: f64,
+    /// Default 4096.
+    #[serde(default = "default_max_output_tokens")]
+    pub max_output_tokens: u32,
+}
+
+fn default_temperature() -> f64 {
+    1.0
+}
+
+fn default_max_output_tokens() -> u32 {
+    4096
+}
+
+impl From<ModelRequest> for ModelConfig {
+    fn from(model: ModelRequest) -> Self {
+        Self {
+            provider: model.provider,
+            name: model.name,
+            temperature: model.temperature,
+            max_output_tokens: model.max_output_tokens,
+        }
+    }
+}
+
+/// `POST /v1/agents`
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAgentRequest {
+    /// 1 to 100 characters.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub model: ModelRequest,
+    #[serde(default)]
+    pub system_prompt: String,
+    #[serde(default)]
+    pub tool_ids: Vec<Uuid>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `POST /v1/agents/{id}/config`: the fields to change; the rest stay as they are.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAgentConfigRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub model: Option<ModelRequest>,
+    pub system_prompt: Option<String>,
+    pub tool_ids: Option<Vec<Uuid>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// Body of pause and archive (optional).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: Option<String>,
+}
+
+/// Body of resume (optional, empty).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyRequest {}
+
+/// What an accepted command answers.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CommandAccepted {
+    pub id: Uuid,
+    /// The agent's version after the command (also the `ETag`).
+    pub version: u64,
+    /// Send as `X-Consistency-Token` to the query API to read this write.
+    pub consistency_token: String,
+}
+
+#[utoipa::path(
+    post, path = "/v1/agents", tag = "agents",
+    request_body = CreateAgentRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response and append nothing"),
+        ("X-Correlation-Id" = Option<Uuid>, Header, description = "Carried into the events' metadata"),
+    ),
+    responses(
+        (status = 201, description = "Created", body = CommandAccepted),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// Creates an agent.
+pub async fn create_agent(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ids: RequestIds,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: CreateAgentRequest = parse_request(&headers, &body)?;
+    let now = Utc::now();
+    let agent_id = Uuid::now_v7();
+    let command = AgentCommand::CreateAgent {
+        tenant_id: principal.tenant_id,
+        agent_id,
+        config: AgentConfig {
+            name: request.name,
+            description: request.description,
+            model: request.model.into(),
+            system_prompt: request.system_prompt,
+            tool_ids: request.tool_ids,
+            metadata: request.metadata,
+        },
+        now,
+    };
+    let mut context = CommandContext::new(principal.tenant_id, principal.key_id.to_string(), now);
+    context.correlation_id = ids.correlation_id;
+    context.causation_id = ids.request_id;
+    context.idempotency = idempotency_claim(&headers, &method, uri.path(), &body, 201)?;
+    context.expected_version = expected_version(&headers)?;
+    let receipt = state
+        .agents
+        .execute(&agent_id.to_string(), command, &context)
+        .await?;
+    Ok(accepted(&receipt))
+}
+
+#[utoipa::path(
+    post, path = "/v1/agents/{id}/config", tag = "agents",
+    request_body = UpdateAgentConfigRequest,
+    params(
+        ("id" = Uuid, Path, description = "Agent id"),
+        ("If-Match" = Option<String>, Header, description = "The version you last saw, e.g. \"3\""),
+        ("Idempotency-Key" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, description = "A new config version", body = CommandAccepted),
+        (status = 404, description = "No such agent", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Archived, or a concurrent change", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// Changes an agent's config: a new config version, the old ones stay in its history.
+pub async fn update_agent_config(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ids: RequestIds,
+    UuidPath(agent_id): UuidPath,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: UpdateAgentConfigRequest = parse_request(&headers, &body)?;
+    let changes = AgentConfigChanges {
+        name: request.name,
+        description: request.description,
+        model: request.model.map(Into::into),
+        system_prompt: request.system_prompt,
+        tool_ids: request.tool_ids,
+        metadata: request.metadata,
+    };
+    let now = Utc::now();
+    let command = AgentCommand::UpdateAgentConfig {
+        tenant_id: principal.tenant_id,
+        changes,
+        now,
+    };
+    run(
+        &state,
+        principal,
+        ids,
+        agent_id,
+        command,
+        (&method, &uri, &headers, &body),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/v1/agents/{id}/pause", tag = "agents",
+    request_body(content = Option<ReasonRequest>, description = "Optional"),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses(
+        (status = 200, body = CommandAccepted),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not active", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// Pauses an active agent.
+pub async fn pause_agent(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ids: RequestIds,
+    UuidPath(agent_id): UuidPath,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ReasonRequest = parse_optional_request(&headers, &body)?;
+    let command = AgentCommand::PauseAgent {
+        tenant_id: principal.tenant_id,
+        reason: request.reason,
+        now: Utc::now(),
+    };
+    run(
+        &state,
+        principal,
+        ids,
+        agent_id,
+        command,
+        (&method, &uri, &headers, &body),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/v1/agents/{id}/resume", tag = "agents",
+    request_body(content = Option<EmptyRequest>, description = "Optional, empty"),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses(
+        (status = 200, body = CommandAccepted),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not paused", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// Resumes a paused agent.
+pub async fn resume_agent(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ids: RequestIds,
+    UuidPath(agent_id): UuidPath,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let _: EmptyRequest = parse_optional_request(&headers, &body)?;
+    let command = AgentCommand::ResumeAgent {
+        tenant_id: principal.tenant_id,
+        now: Utc::now(),
+    };
+    run(
+        &state,
+        principal,
+        ids,
+        agent_id,
+        command,
+        (&method, &uri, &headers, &body),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/v1/agents/{id}/archive", tag = "agents",
+    request_body(content = Option<ReasonRequest>, description = "Optional"),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses(
+        (status = 200, body = CommandAccepted),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already archived", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// Archives an agent; archived is final.
+pub async fn archive_agent(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    ids: RequestIds,
+    UuidPath(agent_id): UuidPath,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ReasonRequest = parse_optional_request(&headers, &body)?;
+    let command = AgentCommand::ArchiveAgent {
+        tenant_id: principal.tenant_id,
+        reason: request.reason,
+        now: Utc::now(),
+    };
+    run(
+        &state,
+        principal,
+        ids,
+        agent_id,
+        command,
+        (&method, &uri, &headers, &body),
+    )
+    .await
+}
+
+/// The parts of the request idempotency and concurrency look at.
+type RequestParts<'a> = (&'a Method, &'a Uri, &'a HeaderMap, &'a Bytes);
+
+/// Executes a command on an existing agent.
+async fn run(
+    state: &AppState,
+    principal: eventstore::tenants::Principal,
+    ids: RequestIds,
+    agent_id: Uuid,
+    command: AgentCommand,
+    (method, uri, headers, body): RequestParts<'_>,
+) -> Result<Response, ApiError> {
+    let mut context = CommandContext::new(
+        principal.tenant_id,
+        principal.key_id.to_string(),
+        Utc::now(),
+    );
+    context.correlation_id = ids.correlation_id;
+    context.causation_id = ids.request_id;
+    context.idempotency = idempotency_claim(headers, method, uri.path(), body, 200)?;
+    context.expected_version = expected_version(headers)?;
+    let receipt = state
+        .agents
+        .execute(&agent_id.to_string(), command, &context)
+        .await?;
+    Ok(accepted(&receipt))
+}
+
+/// 201/200 with the receipt, its ETag, and a Location for creates.
+fn accepted(receipt: &CommandReceipt) -> Response {
+    let Ok(id) = Uuid::parse_str(&receipt.aggregate_id) else {
+        return Problem::internal(&"stored aggregate id is not a UUID").into_response();
+    };
+    let token = ConsistencyToken {
+        aggregate_type: receipt.aggregate_type.clone(),
+        aggregate_id: receipt.aggregate_id.clone(),
+        version: receipt.version,
+    };
+    let body = CommandAccepted {
+        id,
+        version: receipt.version,
+        consistency_token: token.encode(),
+    };
+    let status = StatusCode::from_u16(receipt.status_code).unwrap_or(StatusCode::OK);
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", receipt.version)) {
+        headers.insert(header::ETAG, etag);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(location) = HeaderValue::from_str(&format!("/v1/agents/{id}"))
+    {
+        headers.insert(header::LOCATION, location);
+    }
+    if receipt.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}

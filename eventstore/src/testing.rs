@@ -1,0 +1,131 @@
+//! Test support: every test gets its own database, NATS namespace and Redis prefix on the
+//! real services, so tests run in parallel and repeat.
+
+use async_nats::jetstream;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{Namespace, database};
+
+/// Where the services are; the same variables the platform reads.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// NATS address for tests.
+pub fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// Redis address for tests.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// An isolated environment: a fresh migrated database, a namespace and a Redis prefix.
+pub struct TestEnv {
+    pub id: String,
+    pub database_name: String,
+    pub database_url: String,
+    pub pool: PgPool,
+    pub namespace: Namespace,
+    pub redis_prefix: String,
+    pub nats: async_nats::Client,
+    pub jetstream: jetstream::Context,
+}
+
+impl TestEnv {
+    /// Creates the database (migrated) and connects to NATS.
+    pub async fn new() -> Self {
+        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let database_name = format!("agentos_test_{id}");
+        let admin_url = database_url();
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to Postgres (is it running? see ops/services.sh)");
+        admin
+            .execute(format!("CREATE DATABASE {database_name}").as_str())
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let database_url = with_database(&admin_url, &database_name);
+        let pool = database::connect(&database_url, 16).await.expect("connect");
+        database::migrate(&pool).await.expect("migrate");
+        let nats = async_nats::connect(nats_url())
+            .await
+            .expect("connect to NATS");
+        let jetstream = jetstream::new(nats.clone());
+        Self {
+            namespace: Namespace::new(format!("t{id}")).expect("namespace"),
+            redis_prefix: format!("agentos_test:{id}"),
+            id,
+            database_name,
+            database_url,
+            pool,
+            nats,
+            jetstream,
+        }
+    }
+
+    /// A Redis connection manager.
+    pub async fn redis(&self) -> redis::aio::ConnectionManager {
+        let client = redis::Client::open(redis_url()).expect("redis url");
+        redis::aio::ConnectionManager::new(client)
+            .await
+            .expect("connect to Redis")
+    }
+
+    /// Drops the database, the stream and the Redis keys.
+    pub async fn cleanup(self) {
+        self.jetstream
+            .delete_stream(self.namespace.stream())
+            .await
+            .ok();
+        let mut redis = self.redis().await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.redis_prefix))
+            .query_async(&mut redis)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<()>(&mut redis)
+                .await
+                .ok();
+        }
+        self.pool.close().await;
+        if let Ok(mut admin) = PgConnection::connect(&database_url()).await {
+            admin
+                .execute(
+                    format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.database_name
+                    )
+                    .as_str(),
+                )
+                .await
+                .ok();
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i)
+            if base[..i].contains("//") && base[..i].len() > base.find("//").unwrap_or(0) + 1 =>
+        {
+            &base[..i]
+        }
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}

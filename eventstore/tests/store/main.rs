@@ -1,0 +1,4 @@
+#[test]
+fn stub() {
+    let _ = eventstore::testing::database_url();
+}

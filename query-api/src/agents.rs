@@ -1,0 +1,163 @@
+//! Agent reads.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
+use projections::AgentSummary;
+use projections::agents::{self, AgentList, AgentListFilter, AgentView};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::consistency::wait_for_token;
+
+/// `GET /v1/agents` query parameters.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListAgentsParams {
+    /// `active`, `paused` or `archived`.
+    pub status: Option<String>,
+    /// Agents whose name starts with this (case-sensitive).
+    pub name_prefix: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/agents", tag = "agents",
+    params(ListAgentsParams, ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible")),
+    responses(
+        (status = 200, body = AgentList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Not caught up within the bound", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// Lists the tenant's agents, oldest first, a page at a time.
+pub async fn list_agents(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    QueryParams(params): QueryParams<ListAgentsParams>,
+    headers: HeaderMap,
+) -> Result<Json<AgentList>, Problem> {
+    let filter = validate(params)?;
+    wait_for_token(&state, principal.tenant_id, &headers).await?;
+    agents::list_agents(&state.pool, principal.tenant_id, &filter)
+        .await
+        .map(Json)
+        .map_err(|err| Problem::internal(&err))
+}
+
+fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
+    if let Some(status) = &params.status
+        && !["active", "paused", "archived"].contains(&status.as_str())
+    {
+        return Err(Problem::invalid_field(
+            "status",
+            "must be active, paused or archived",
+        ));
+    }
+    if params
+        .name_prefix
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > 100)
+    {
+        return Err(Problem::invalid_field(
+            "name_prefix",
+            "must be at most 100 characters",
+        ));
+    }
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Problem::invalid_field("limit", "must be between 1 and 200"));
+    }
+    if let Some(cursor) = &params.cursor
+        && agents::decode_cursor(cursor).is_none()
+    {
+        return Err(Problem::invalid_field(
+            "cursor",
+            "not a cursor returned by this API",
+        ));
+    }
+    Ok(AgentListFilter {
+        status: params.status,
+        name_prefix: params.name_prefix,
+        limit,
+        cursor: params.cursor,
+    })
+}
+
+#[utoipa::path(
+    get, path = "/v1/agents/{id}", tag = "agents",
+    params(
+        ("id" = uuid::Uuid, Path),
+        ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible"),
+        ("If-None-Match" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, body = AgentView, headers(("ETag" = String, description = "The agent's version"))),
+        (status = 304, description = "Not modified"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// One agent, with its version as ETag.
+pub async fn get_agent(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    UuidPath(id): UuidPath,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    wait_for_token(&state, principal.tenant_id, &headers).await?;
+    let agent = agents::get_agent(&state.pool, principal.tenant_id, id)
+        .await
+        .map_err(|err| Problem::internal(&err))?
+        .ok_or_else(|| Problem::not_found("agent"))?;
+    let etag = format!("\"{}\"", agent.version);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
+        });
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Json(agent).into_response()
+    };
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(
+    get, path = "/v1/agents/{id}/status", tag = "agents",
+    params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "Name, status and version from the hot (Redis) read model", body = AgentSummary),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+/// An agent's status from the hot read model.
+pub async fn get_agent_status(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    UuidPath(id): UuidPath,
+) -> Result<Json<AgentSummary>, Problem> {
+    state
+        .agent_summaries
+        .get(principal.tenant_id, id)
+        .await
+        .map_err(|err| Problem::internal(&err))?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found("agent"))
+}

@@ -1,0 +1,76 @@
+//! Read-your-writes: wait (bounded) until the read model includes a command's write.
+
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use domain::agent::AGENT_AGGREGATE_TYPE;
+use eventstore::ConsistencyToken;
+use eventstore::web::Problem;
+use uuid::Uuid;
+
+use crate::AppState;
+
+/// Header carrying the token a command returned.
+pub const CONSISTENCY_TOKEN_HEADER: &str = "x-consistency-token";
+
+const FIRST_POLL: Duration = Duration::from_millis(2);
+const LONGEST_POLL: Duration = Duration::from_millis(25);
+
+/// Returns once the read model has caught up with the request's consistency token (if
+/// any); a 503 with `Retry-After` when it has not within the state's bound.
+pub async fn wait_for_token(
+    state: &AppState,
+    tenant_id: Uuid,
+    headers: &HeaderMap,
+) -> Result<(), Problem> {
+    let Some(value) = headers.get(CONSISTENCY_TOKEN_HEADER) else {
+        return Ok(());
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(ConsistencyToken::decode)
+        .ok_or_else(|| {
+            Problem::invalid_field(
+                "X-Consistency-Token",
+                "not a token returned by the command API",
+            )
+        })?;
+    if token.aggregate_type != AGENT_AGGREGATE_TYPE {
+        return Err(Problem::invalid_field(
+            "X-Consistency-Token",
+            format!("tokens for `{}` are not served here", token.aggregate_type),
+        ));
+    }
+    let Ok(agent_id) = Uuid::parse_str(&token.aggregate_id) else {
+        return Err(Problem::invalid_field(
+            "X-Consistency-Token",
+            "names no agent",
+        ));
+    };
+    let deadline = Instant::now() + state.consistency_wait;
+    let mut pause = FIRST_POLL;
+    loop {
+        let version = projections::agents::agent_version(&state.pool, tenant_id, agent_id)
+            .await
+            .map_err(|err| Problem::internal(&err))?;
+        if version >= token.version {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            metrics::counter!("agentos_consistency_wait_timeouts_total").increment(1);
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-yet-consistent",
+                format!(
+                    "the read model has not caught up with that write within {} ms; retry",
+                    state.consistency_wait.as_millis()
+                ),
+            )
+            .with_retry_after(1));
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(LONGEST_POLL);
+    }
+}

@@ -1,0 +1,24 @@
+//! What the handlers share.
+
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use eventstore::web::Authenticator;
+use projections::AgentsRedisProjection;
+use sqlx::PgPool;
+
+/// The query API's state.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub agent_summaries: AgentsRedisProjection,
+    pub authenticator: Authenticator,
+    /// The longest a request with `X-Consistency-Token` waits for the read model.
+    pub consistency_wait: Duration,
+}
+
+impl FromRef<AppState> for Authenticator {
+    fn from_ref(state: &AppState) -> Self {
+        state.authenticator.clone()
+    }
+}
