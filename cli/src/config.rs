@@ -1,0 +1,95 @@
+//! Configuration: one typed struct, read once from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use eventstore::Namespace;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Everything a process needs to know about its surroundings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Postgres holding the event store and the Postgres read models.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/agentos", value_parser = secret, hide_default_value = true)]
+    pub database_url: SecretString,
+    /// NATS with JetStream.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// Redis for hot read models.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", value_parser = secret, hide_default_value = true)]
+    pub redis_url: SecretString,
+    /// Where the command API listens.
+    #[arg(
+        long,
+        env = "AGENTOS_COMMAND_API_ADDR",
+        default_value = "127.0.0.1:8000"
+    )]
+    pub command_api_addr: SocketAddr,
+    /// Where the query API listens.
+    #[arg(long, env = "AGENTOS_QUERY_API_ADDR", default_value = "127.0.0.1:8001")]
+    pub query_api_addr: SocketAddr,
+    /// Where a process without an API serves /healthz, /readyz and /metrics.
+    #[arg(long, env = "AGENTOS_OPS_ADDR", default_value = "127.0.0.1:9000")]
+    pub ops_addr: SocketAddr,
+    /// Prefix of every NATS stream and subject (stream `<NS>_EVENTS`, `<ns>.events.>`).
+    #[arg(long, env = "AGENTOS_NAMESPACE", default_value = "agentos", value_parser = namespace)]
+    pub namespace: Namespace,
+    /// Prefix of every Redis key.
+    #[arg(long, env = "AGENTOS_REDIS_PREFIX", default_value = "agentos")]
+    pub redis_prefix: String,
+    /// Longest wait of a read that carries X-Consistency-Token, in milliseconds.
+    #[arg(long, env = "AGENTOS_CONSISTENCY_WAIT_MS", default_value_t = 5000)]
+    pub consistency_wait_ms: u64,
+    /// Postgres connections per process.
+    #[arg(long, env = "AGENTOS_DB_MAX_CONNECTIONS", default_value_t = 32)]
+    pub db_max_connections: u32,
+    /// OTLP/HTTP collector, e.g. http://127.0.0.1:4318; traces are exported when set.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// Log lines as JSON instead of text.
+    #[arg(long, env = "AGENTOS_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+impl Config {
+    /// The database URL (a secret: never log it).
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
+    /// The Redis URL (a secret: it may hold a password).
+    pub fn redis_url(&self) -> &str {
+        self.redis_url.expose_secret()
+    }
+
+    /// The consistency wait bound.
+    pub fn consistency_wait(&self) -> Duration {
+        Duration::from_millis(self.consistency_wait_ms)
+    }
+}
+
+fn secret(value: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(value.to_owned()))
+}
+
+fn namespace(value: &str) -> Result<Namespace, String> {
+    Namespace::new(value)
+}
+
+/// A part of the platform a process can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Every role below, in one process.
+    All,
+    CommandApi,
+    QueryApi,
+    Relay,
+    Projector,
+}
+
+impl Role {
+    /// Whether `roles` includes `self` (directly or through `all`).
+    pub fn in_set(self, roles: &[Role]) -> bool {
+        roles.contains(&Role::All) || roles.contains(&self)
+    }
+}

@@ -1,0 +1,206 @@
+//! Starting the roles of a process and stopping them gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use eventstore::relay::ensure_stream;
+use eventstore::web::ops::{self, Dependencies};
+use eventstore::{Relay, RelayWaker, database};
+use projections::{AgentsProjection, AgentsRedisProjection, ProjectionRunner, RunnerConfig};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Config, Role};
+
+/// A running process: the addresses it serves and the tasks of its roles.
+pub struct Platform {
+    pub command_api: Option<SocketAddr>,
+    pub query_api: Option<SocketAddr>,
+    pub ops: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Platform {
+    /// Prepares the database, the stream and the connections, then starts `roles`.
+    pub async fn start(config: &Config, roles: &[Role]) -> anyhow::Result<Self> {
+        ensure_database(config.database_url()).await?;
+        let pool = database::connect(config.database_url(), config.db_max_connections)
+            .await
+            .context("connecting to Postgres")?;
+        database::migrate(&pool)
+            .await
+            .context("migrating the event store")?;
+        let nats = async_nats::connect(&config.nats_url)
+            .await
+            .context("connecting to NATS")?;
+        let jetstream = async_nats::jetstream::new(nats.clone());
+        ensure_stream(&jetstream, &config.namespace).await?;
+        let needs_redis = Role::QueryApi.in_set(roles) || Role::Projector.in_set(roles);
+        let redis = if needs_redis {
+            let client = redis::Client::open(config.redis_url()).context("Redis URL")?;
+            Some(
+                redis::aio::ConnectionManager::new(client)
+                    .await
+                    .context("connecting to Redis")?,
+            )
+        } else {
+            None
+        };
+        let dependencies = Dependencies {
+            postgres: Some(pool.clone()),
+            nats: Some(nats.clone()),
+            redis: redis.clone(),
+        };
+        let shutdown = CancellationToken::new();
+        let mut platform = Self {
+            command_api: None,
+            query_api: None,
+            ops: None,
+            shutdown: shutdown.clone(),
+            tasks: JoinSet::new(),
+        };
+
+        if Role::CommandApi.in_set(roles) {
+            let state = command_api::AppState::new(
+                pool.clone(),
+                RelayWaker::new(nats.clone(), &config.namespace),
+            );
+            let app = command_api::router(state, dependencies.clone());
+            platform.command_api = Some(platform.serve(config.command_api_addr, app).await?);
+        }
+        if Role::QueryApi.in_set(roles) {
+            let redis = redis.clone().context("query API needs Redis")?;
+            let state = query_api::AppState {
+                pool: pool.clone(),
+                agent_summaries: AgentsRedisProjection::new(redis, config.redis_prefix.clone()),
+                authenticator: eventstore::web::Authenticator::new(pool.clone()),
+                consistency_wait: config.consistency_wait(),
+            };
+            let app = query_api::router(state, dependencies.clone());
+            platform.query_api = Some(platform.serve(config.query_api_addr, app).await?);
+        }
+        if Role::Relay.in_set(roles) {
+            let relay = Relay::new(pool.clone(), jetstream.clone(), config.namespace.clone());
+            let wake = nats
+                .subscribe(config.namespace.relay_wake_subject())
+                .await
+                .context("subscribing to relay wake-ups")?;
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(relay.run(Some(wake), token).await?) });
+        }
+        if Role::Projector.in_set(roles) {
+            let redis = redis.clone().context("projector needs Redis")?;
+            let postgres = ProjectionRunner::new(
+                Arc::new(AgentsProjection::new(pool.clone())),
+                jetstream.clone(),
+                config.namespace.clone(),
+                RunnerConfig::default(),
+            );
+            let hot = ProjectionRunner::new(
+                Arc::new(AgentsRedisProjection::new(
+                    redis,
+                    config.redis_prefix.clone(),
+                )),
+                jetstream.clone(),
+                config.namespace.clone(),
+                RunnerConfig::default(),
+            );
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(postgres.run(token).await?) });
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(hot.run(token).await?) });
+        }
+        if platform.command_api.is_none() && platform.query_api.is_none() {
+            let app = ops::router(dependencies);
+            platform.ops = Some(platform.serve(config.ops_addr, app).await?);
+        }
+        Ok(platform)
+    }
+
+    async fn serve(&mut self, addr: SocketAddr, app: axum::Router) -> anyhow::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        let token = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await?;
+            Ok(())
+        });
+        tracing::info!(%local, "listening");
+        Ok(local)
+    }
+
+    /// The token that stops every role.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until `stop` fires or a role fails, then drains every role.
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let failure = tokio::select! {
+            () = stop => None,
+            Some(result) = self.tasks.join_next() => Some(result),
+        };
+        self.stop().await;
+        match failure {
+            Some(Ok(Ok(()))) | None => Ok(()),
+            Some(Ok(Err(err))) => Err(err),
+            Some(Err(err)) => Err(err.into()),
+        }
+    }
+
+    /// Cancels every role and waits (bounded) for in-flight work to finish.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(result) = self.tasks.join_next().await {
+                if let Ok(Err(err)) = result {
+                    tracing::warn!(%err, "role ended with an error");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("roles did not stop within 20 s; aborting them");
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// Creates the configured database if the server does not have it yet.
+pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    let options = database::connect_options(url)?;
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    if PgConnection::connect_with(&options).await.is_ok() {
+        return Ok(());
+    }
+    let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .context("connecting to Postgres")?;
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    if let Err(err) = admin
+        .execute(format!("CREATE DATABASE {quoted}").as_str())
+        .await
+    {
+        // Another process may have created it meanwhile.
+        tracing::debug!(%err, "CREATE DATABASE");
+    }
+    admin.close().await.ok();
+    Ok(())
+}

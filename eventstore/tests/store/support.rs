@@ -1,0 +1,239 @@
+//! Commands, raw rows and polling shared by the store tests.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::message::StreamMessage;
+use chrono::Utc;
+use domain::agent::{Agent, AgentCommand, AgentConfig, AgentConfigChanges, ModelConfig};
+use eventstore::testing::TestEnv;
+use eventstore::{CommandBus, CommandContext, RelayWaker, StoredEvent};
+use futures::StreamExt;
+use serde_json::json;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+/// How long a test waits for something that depends on other transactions ending.
+/// The reader's cut-off (`xmin`) is cluster-wide, so another test's open transaction on
+/// the same server holds it back; the platform ends idle ones after 30 s.
+pub const PATIENCE: Duration = Duration::from_secs(40);
+
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Polls `probe` until it returns `Some`, failing the test after `patience`.
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + patience;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {patience:?} waiting until {what}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// [`eventually_within`] with the default patience.
+pub async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_within(what, PATIENCE, probe).await
+}
+
+/// A number in `0..bound`, for pauses and choices that only need to vary.
+pub fn random_below(bound: u64) -> u64 {
+    let bits = Uuid::new_v4().as_u128();
+    u64::try_from(bits % u128::from(bound.max(1))).unwrap_or_default()
+}
+
+/// A bus for `env` that wakes the relay on `env`'s namespace.
+pub fn command_bus(env: &TestEnv) -> CommandBus<Agent> {
+    CommandBus::new(
+        env.pool.clone(),
+        (),
+        RelayWaker::new(env.nats.clone(), &env.namespace),
+    )
+}
+
+/// A context for `tenant`, acting as the test, now.
+pub fn context(tenant: Uuid) -> CommandContext {
+    CommandContext::new(tenant, "test", Utc::now())
+}
+
+/// A valid configuration named `name`.
+pub fn agent_config(name: &str) -> AgentConfig {
+    AgentConfig {
+        name: name.to_owned(),
+        description: "Answers billing questions".to_owned(),
+        model: ModelConfig {
+            provider: "anthropic".to_owned(),
+            name: "claude-sonnet".to_owned(),
+            temperature: 0.7,
+            max_output_tokens: 4_096,
+        },
+        system_prompt: "You are a helpful support agent.".to_owned(),
+        tool_ids: vec![Uuid::from_u128(1)],
+        metadata: BTreeMap::from([("team".to_owned(), "billing".to_owned())]),
+    }
+}
+
+/// Creates agent `agent_id` of `tenant`.
+pub fn create_agent(tenant: Uuid, agent_id: Uuid) -> AgentCommand {
+    AgentCommand::CreateAgent {
+        tenant_id: tenant,
+        agent_id,
+        config: agent_config("Support bot"),
+        now: Utc::now(),
+    }
+}
+
+/// Renames an agent of `tenant`; always accepted while the agent is not archived.
+pub fn rename_agent(tenant: Uuid, name: &str) -> AgentCommand {
+    AgentCommand::UpdateAgentConfig {
+        tenant_id: tenant,
+        changes: AgentConfigChanges {
+            name: Some(name.to_owned()),
+            ..AgentConfigChanges::default()
+        },
+        now: Utc::now(),
+    }
+}
+
+/// Creates `count` agents of `tenant`, `concurrency` at a time, and returns their ids.
+pub async fn create_agents(
+    bus: &CommandBus<Agent>,
+    tenant: Uuid,
+    count: usize,
+    concurrency: usize,
+) -> Vec<Uuid> {
+    futures::stream::iter(0..count)
+        .map(|_| async move {
+            let agent_id = Uuid::now_v7();
+            bus.execute(
+                &agent_id.to_string(),
+                create_agent(tenant, agent_id),
+                &context(tenant),
+            )
+            .await
+            .expect("create agent");
+            agent_id
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+/// An event row written with plain SQL, bypassing the command bus.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEvent {
+    pub event_id: Uuid,
+    pub transaction_id: i64,
+}
+
+/// Inserts a valid `AgentPaused` row at `sequence` of `aggregate_id`. On a transaction
+/// that has not written yet, this INSERT is what gives it its transaction id.
+pub async fn insert_raw_event<'e>(
+    executor: impl PgExecutor<'e>,
+    tenant: Uuid,
+    aggregate_id: &str,
+    sequence: i64,
+) -> RawEvent {
+    let event_id = Uuid::now_v7();
+    let transaction_id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata, event_id, tenant_id, occurred_at)
+         VALUES ('agent', $1, $2, 'AgentPaused', '1', $3, $4, $5, $6, now())
+         RETURNING transaction_id::text::int8",
+    )
+    .bind(aggregate_id)
+    .bind(sequence)
+    .bind(json!({"AgentPaused": {"reason": null, "paused_at": "2025-01-01T12:00:00Z"}}))
+    .bind(json!({"tenant_id": tenant.to_string(), "actor": "sql"}))
+    .bind(event_id)
+    .bind(tenant)
+    .fetch_one(executor)
+    .await
+    .expect("insert raw event");
+    RawEvent {
+        event_id,
+        transaction_id,
+    }
+}
+
+/// How many event rows the store holds.
+pub async fn event_count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
+        .expect("count events")
+}
+
+/// Every event id in the store.
+pub async fn event_ids_in_store(pool: &PgPool) -> Vec<Uuid> {
+    sqlx::query_scalar("SELECT event_id FROM events")
+        .fetch_all(pool)
+        .await
+        .expect("select event ids")
+}
+
+/// Every event in the store, in commit order (call once all writers have ended).
+pub async fn stored_events_in_commit_order(pool: &PgPool) -> Vec<StoredEvent> {
+    sqlx::query_as(
+        "SELECT transaction_id::text::int8 AS transaction_id, position, event_id, tenant_id,
+                aggregate_type, aggregate_id, sequence, event_type, event_version,
+                payload::text AS payload, metadata::text AS metadata, occurred_at
+           FROM events ORDER BY transaction_id, position",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("select events")
+}
+
+/// How many messages the namespace's event stream holds (0 before it exists).
+pub async fn stream_message_count(env: &TestEnv) -> u64 {
+    match env.jetstream.get_stream(env.namespace.stream()).await {
+        Ok(mut stream) => stream.info().await.map_or(0, |info| info.state.messages),
+        Err(_) => 0,
+    }
+}
+
+/// Every message in the namespace's event stream, in stream order.
+pub async fn stream_messages(env: &TestEnv) -> Vec<StreamMessage> {
+    let mut stream = env
+        .jetstream
+        .get_stream(env.namespace.stream())
+        .await
+        .expect("event stream exists");
+    let state = stream.info().await.expect("stream info").state.clone();
+    let mut messages = Vec::new();
+    if state.messages == 0 {
+        return messages;
+    }
+    for sequence in state.first_sequence..=state.last_sequence {
+        messages.push(
+            stream
+                .get_raw_message(sequence)
+                .await
+                .expect("get stream message"),
+        );
+    }
+    messages
+}
+
+/// The `Nats-Msg-Id` of a stream message, as a UUID.
+pub fn message_id(message: &StreamMessage) -> Uuid {
+    let header = message
+        .headers
+        .get("Nats-Msg-Id")
+        .expect("every message carries Nats-Msg-Id");
+    Uuid::parse_str(header.as_str()).expect("Nats-Msg-Id is a UUID")
+}
