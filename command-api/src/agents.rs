@@ -153,7 +153,7 @@ pub async fn create_agent(
         .agents
         .execute(&agent_id.to_string(), command, &context)
         .await?;
-    Ok(accepted(&receipt))
+    Ok(accepted(&receipt, StatusCode::CREATED))
 }
 
 #[utoipa::path(
@@ -351,11 +351,12 @@ async fn run(
         .agents
         .execute(&agent_id.to_string(), command, &context)
         .await?;
-    Ok(accepted(&receipt))
+    Ok(accepted(&receipt, StatusCode::OK))
 }
 
 /// 201/200 with the receipt, its ETag, and a Location for creates.
-fn accepted(receipt: &CommandReceipt) -> Response {
+/// A replay answers with the status the first execution had.
+fn accepted(receipt: &CommandReceipt, status: StatusCode) -> Response {
     let Ok(id) = Uuid::parse_str(&receipt.aggregate_id) else {
         return Problem::internal(&"stored aggregate id is not a UUID").into_response();
     };
@@ -369,7 +370,11 @@ fn accepted(receipt: &CommandReceipt) -> Response {
         version: receipt.version,
         consistency_token: token.encode(),
     };
-    let status = StatusCode::from_u16(receipt.status_code).unwrap_or(StatusCode::OK);
+    let status = if receipt.replayed {
+        StatusCode::from_u16(receipt.status_code).unwrap_or(status)
+    } else {
+        status
+    };
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", receipt.version)) {

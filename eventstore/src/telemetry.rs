@@ -31,7 +31,9 @@ pub fn init(service_name: &str, otlp_endpoint: Option<&str>, json_logs: bool) ->
     let fmt = if json_logs {
         tracing_subscriber::fmt::layer().json().boxed()
     } else {
-        tracing_subscriber::fmt::layer().boxed()
+        tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed()
     };
     let provider = otlp_endpoint.and_then(|endpoint| {
         let exporter = opentelemetry_otlp::SpanExporter::builder()

@@ -1,4 +1,6 @@
-#[test]
-fn stub() {
-    let _ = eventstore::testing::database_url();
-}
+//! Integration tests of the event store on the real services: each test gets its own
+//! database and NATS namespace from `eventstore::testing::TestEnv`.
+
+mod command_bus;
+mod reader;
+mod support;

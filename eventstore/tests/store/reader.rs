@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eventstore::testing::TestEnv;
 use eventstore::{CommitCursor, CommitOrderedReader, StoredEvent};
@@ -217,25 +217,27 @@ async fn read_until_caught_up(
     pool: sqlx::PgPool,
     writers_done: CancellationToken,
 ) -> Vec<StoredEvent> {
+    let deadline = Instant::now() + 2 * support::PATIENCE;
     let mut seen: Vec<StoredEvent> = Vec::new();
     let mut cursor = CommitCursor::default();
-    eventually("the reader has caught up with the writers", || {
-        let (reader, pool, writers_done) = (&reader, &pool, &writers_done);
-        let (seen, cursor) = (&mut seen, &mut cursor);
-        async move {
-            let page = reader.read_after(*cursor, 25).await.unwrap();
-            if let Some(last) = page.last() {
-                *cursor = CommitCursor::after(last);
-                seen.extend(page);
-                return None;
-            }
-            let caught_up = writers_done.is_cancelled()
-                && usize::try_from(support::event_count(pool).await).unwrap() == seen.len();
-            caught_up.then_some(())
+    loop {
+        let page = reader.read_after(cursor, 25).await.unwrap();
+        if let Some(last) = page.last() {
+            cursor = CommitCursor::after(last);
+            seen.extend(page);
+            continue;
         }
-    })
-    .await;
-    seen
+        if writers_done.is_cancelled()
+            && usize::try_from(support::event_count(&pool).await).unwrap() == seen.len()
+        {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reader did not catch up with the writers"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 async fn pause_up_to_millis(bound: u64) {
