@@ -18,9 +18,11 @@ pub const POSITION_HEADER: &str = "Agentos-Position";
 /// How long JetStream remembers a `Nats-Msg-Id`.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
+const MAX_BATCH: i64 = 4_000;
 const IDLE_POLL_MIN: Duration = Duration::from_millis(5);
 const IDLE_POLL_MAX: Duration = Duration::from_millis(200);
 const STANDBY_RETRY: Duration = Duration::from_millis(500);
+const WAKE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Creates the event stream if it does not exist yet, and returns it.
 pub async fn ensure_stream(
@@ -54,12 +56,16 @@ impl RelayWaker {
         }
     }
 
-    /// Sends the wake-up; never fails the caller.
+    /// Sends the wake-up; never fails, and never holds up, the caller (while NATS is
+    /// unreachable the client's buffer can fill, and a command must not wait on that).
     pub async fn wake(&self) {
-        if let Some((client, subject)) = &self.target
-            && let Err(err) = client.publish(subject.clone(), bytes::Bytes::new()).await
-        {
-            tracing::debug!(%err, "relay wake-up not sent");
+        if let Some((client, subject)) = &self.target {
+            let publish = client.publish(subject.clone(), bytes::Bytes::new());
+            match tokio::time::timeout(WAKE_TIMEOUT, publish).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::debug!(%err, "relay wake-up not sent"),
+                Err(_) => tracing::debug!("relay wake-up timed out"),
+            }
         }
     }
 }
@@ -92,9 +98,11 @@ impl Relay {
         }
     }
 
-    /// Publishes at most `batch_size` events per batch.
+    /// Publishes at most `batch_size` events per batch. A batch is published before any
+    /// of its acks is awaited, so it stays below the JetStream context's in-flight ack
+    /// capacity (5,000 by default), which would otherwise wait on itself.
     pub fn with_batch_size(mut self, batch_size: i64) -> Self {
-        self.batch_size = batch_size.max(1);
+        self.batch_size = batch_size.clamp(1, MAX_BATCH);
         self
     }
 
@@ -130,9 +138,10 @@ impl Relay {
 
     /// Waits until this instance holds the relay lock, then reconciles the checkpoint.
     pub async fn acquire(&self) -> Result<ActiveRelay, StoreError> {
+        let mut conn = PgConnection::connect_with(&self.pool.connect_options()).await?;
         loop {
-            if let Some(active) = self.try_acquire().await? {
-                return Ok(active);
+            if self.try_lock(&mut conn).await? {
+                return self.activate(conn).await;
             }
             tokio::time::sleep(STANDBY_RETRY).await;
         }
@@ -143,15 +152,24 @@ impl Relay {
     /// so a relay that lost its connection cannot go on publishing.
     pub async fn try_acquire(&self) -> Result<Option<ActiveRelay>, StoreError> {
         let mut conn = PgConnection::connect_with(&self.pool.connect_options()).await?;
-        let locked: bool =
+        if self.try_lock(&mut conn).await? {
+            Ok(Some(self.activate(conn).await?))
+        } else {
+            conn.close().await.ok();
+            Ok(None)
+        }
+    }
+
+    async fn try_lock(&self, conn: &mut PgConnection) -> Result<bool, StoreError> {
+        Ok(
             sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
                 .bind(self.lock_name())
-                .fetch_one(&mut conn)
-                .await?;
-        if !locked {
-            conn.close().await.ok();
-            return Ok(None);
-        }
+                .fetch_one(conn)
+                .await?,
+        )
+    }
+
+    async fn activate(&self, mut conn: PgConnection) -> Result<ActiveRelay, StoreError> {
         let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
         let mut active = ActiveRelay {
             cursor: load_checkpoint(&mut conn, &self.namespace.stream()).await?,
@@ -159,7 +177,7 @@ impl Relay {
             relay: self.clone(),
         };
         active.reconcile_with_stream(stream).await?;
-        Ok(Some(active))
+        Ok(active)
     }
 
     fn lock_name(&self) -> String {
@@ -250,15 +268,19 @@ impl ActiveRelay {
             }
             let woken = async {
                 match wake.as_deref_mut() {
-                    Some(subscriber) => {
-                        subscriber.next().await;
-                    }
+                    Some(subscriber) => subscriber.next().await.is_some(),
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                () = woken => idle = IDLE_POLL_MIN,
+                open = woken => {
+                    idle = IDLE_POLL_MIN;
+                    if !open {
+                        tracing::warn!("relay wake-up subscription closed; polling only");
+                        wake = None;
+                    }
+                }
                 () = tokio::time::sleep(idle) => idle = (idle * 2).min(IDLE_POLL_MAX),
             }
         }

@@ -364,7 +364,10 @@ async fn a_command_the_domain_rejects_appends_nothing() {
         )
         .await;
     assert!(
-        matches!(twice, Err(CommandError::Rejected(AgentError::AlreadyExists))),
+        matches!(
+            twice,
+            Err(CommandError::Rejected(AgentError::AlreadyExists))
+        ),
         "{twice:?}"
     );
     assert_eq!(event_count(&env.pool).await, 1);

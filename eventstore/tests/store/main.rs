@@ -3,4 +3,5 @@
 
 mod command_bus;
 mod reader;
+mod relay;
 mod support;

@@ -42,7 +42,10 @@ async fn reader_neither_skips_nor_reorders_a_late_committing_transaction() {
     // when the reader reads while T1 is open, then it holds back even T2's committed
     // event: handing it out now would move the cursor past T1's.
     for _ in 0..3 {
-        let page = reader.read_after(CommitCursor::default(), 100).await.unwrap();
+        let page = reader
+            .read_after(CommitCursor::default(), 100)
+            .await
+            .unwrap();
         assert_eq!(ids(&page), Vec::<Uuid>::new(), "read while T1 is open");
     }
 
@@ -55,7 +58,10 @@ async fn reader_neither_skips_nor_reorders_a_late_committing_transaction() {
     let page = eventually("both events are readable", || {
         let (reader, expected) = (&reader, &expected);
         async move {
-            let page = reader.read_after(CommitCursor::default(), 100).await.unwrap();
+            let page = reader
+                .read_after(CommitCursor::default(), 100)
+                .await
+                .unwrap();
             let seen = ids(&page);
             assert_eq!(seen[..], expected[..seen.len()], "a prefix of the order");
             (page.len() == expected.len()).then_some(page)
@@ -93,7 +99,10 @@ async fn reader_never_returns_a_rolled_back_event_and_still_returns_the_later_on
     let doomed = insert_raw_event(&mut *t1, tenant, "doomed", 1).await;
     let late = insert_raw_event(&env.pool, tenant, "late", 1).await;
     assert!(late.transaction_id > doomed.transaction_id);
-    let page = reader.read_after(CommitCursor::default(), 100).await.unwrap();
+    let page = reader
+        .read_after(CommitCursor::default(), 100)
+        .await
+        .unwrap();
     assert!(page.is_empty(), "read while T1 is open: {:?}", ids(&page));
 
     // when T1 rolls back,
@@ -103,7 +112,10 @@ async fn reader_never_returns_a_rolled_back_event_and_still_returns_the_later_on
     let page = eventually("the committed event is readable", || {
         let reader = &reader;
         async move {
-            let page = reader.read_after(CommitCursor::default(), 100).await.unwrap();
+            let page = reader
+                .read_after(CommitCursor::default(), 100)
+                .await
+                .unwrap();
             (!page.is_empty()).then_some(page)
         }
     })
