@@ -3,19 +3,17 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use domain::agent::{AgentCommand, AgentConfig, AgentConfigChanges, ModelConfig};
-use eventstore::web::json::{parse_optional_request, parse_request};
-use eventstore::web::{Authenticated, Problem, RequestIds, UuidPath};
-use eventstore::{CommandContext, CommandReceipt, ConsistencyToken};
+use eventstore::web::{Problem, UuidPath};
+use eventstore::{CommandReceipt, ConsistencyToken};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::headers::{expected_version, idempotency_claim};
+use crate::request::CommandRequest;
 use crate::{ApiError, AppState};
 
 /// The model an agent calls.
@@ -121,39 +119,33 @@ pub struct CommandAccepted {
 /// Creates an agent.
 pub async fn create_agent(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    ids: RequestIds,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let request: CreateAgentRequest = parse_request(&headers, &body)?;
+    let body: CreateAgentRequest = request.body()?;
     let now = Utc::now();
     let agent_id = Uuid::now_v7();
     let command = AgentCommand::CreateAgent {
-        tenant_id: principal.tenant_id,
+        tenant_id: request.tenant_id(),
         agent_id,
         config: AgentConfig {
-            name: request.name,
-            description: request.description,
-            model: request.model.into(),
-            system_prompt: request.system_prompt,
-            tool_ids: request.tool_ids,
-            metadata: request.metadata,
+            name: body.name,
+            description: body.description,
+            model: body.model.into(),
+            system_prompt: body.system_prompt,
+            tool_ids: body.tool_ids,
+            metadata: body.metadata,
         },
         now,
     };
-    let mut context = CommandContext::new(principal.tenant_id, principal.key_id.to_string(), now);
-    context.correlation_id = ids.correlation_id;
-    context.causation_id = ids.request_id;
-    context.idempotency = idempotency_claim(&headers, &method, uri.path(), &body, 201)?;
-    context.expected_version = expected_version(&headers)?;
-    let receipt = state
-        .agents
-        .execute(&agent_id.to_string(), command, &context)
-        .await?;
-    Ok(accepted(&receipt, StatusCode::CREATED))
+    execute(
+        &state,
+        &request,
+        agent_id,
+        command,
+        now,
+        StatusCode::CREATED,
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -176,38 +168,25 @@ pub async fn create_agent(
 /// Changes an agent's config: a new config version, the old ones stay in its history.
 pub async fn update_agent_config(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    ids: RequestIds,
     UuidPath(agent_id): UuidPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let request: UpdateAgentConfigRequest = parse_request(&headers, &body)?;
+    let body: UpdateAgentConfigRequest = request.body()?;
     let changes = AgentConfigChanges {
-        name: request.name,
-        description: request.description,
-        model: request.model.map(Into::into),
-        system_prompt: request.system_prompt,
-        tool_ids: request.tool_ids,
-        metadata: request.metadata,
+        name: body.name,
+        description: body.description,
+        model: body.model.map(Into::into),
+        system_prompt: body.system_prompt,
+        tool_ids: body.tool_ids,
+        metadata: body.metadata,
     };
     let now = Utc::now();
     let command = AgentCommand::UpdateAgentConfig {
-        tenant_id: principal.tenant_id,
+        tenant_id: request.tenant_id(),
         changes,
         now,
     };
-    run(
-        &state,
-        principal,
-        ids,
-        agent_id,
-        command,
-        (&method, &uri, &headers, &body),
-    )
-    .await
+    execute(&state, &request, agent_id, command, now, StatusCode::OK).await
 }
 
 #[utoipa::path(
@@ -224,29 +203,17 @@ pub async fn update_agent_config(
 /// Pauses an active agent.
 pub async fn pause_agent(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    ids: RequestIds,
     UuidPath(agent_id): UuidPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let request: ReasonRequest = parse_optional_request(&headers, &body)?;
+    let body: ReasonRequest = request.optional_body()?;
+    let now = Utc::now();
     let command = AgentCommand::PauseAgent {
-        tenant_id: principal.tenant_id,
-        reason: request.reason,
-        now: Utc::now(),
+        tenant_id: request.tenant_id(),
+        reason: body.reason,
+        now,
     };
-    run(
-        &state,
-        principal,
-        ids,
-        agent_id,
-        command,
-        (&method, &uri, &headers, &body),
-    )
-    .await
+    execute(&state, &request, agent_id, command, now, StatusCode::OK).await
 }
 
 #[utoipa::path(
@@ -263,28 +230,16 @@ pub async fn pause_agent(
 /// Resumes a paused agent.
 pub async fn resume_agent(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    ids: RequestIds,
     UuidPath(agent_id): UuidPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let _: EmptyRequest = parse_optional_request(&headers, &body)?;
+    let EmptyRequest {} = request.optional_body()?;
+    let now = Utc::now();
     let command = AgentCommand::ResumeAgent {
-        tenant_id: principal.tenant_id,
-        now: Utc::now(),
+        tenant_id: request.tenant_id(),
+        now,
     };
-    run(
-        &state,
-        principal,
-        ids,
-        agent_id,
-        command,
-        (&method, &uri, &headers, &body),
-    )
-    .await
+    execute(&state, &request, agent_id, command, now, StatusCode::OK).await
 }
 
 #[utoipa::path(
@@ -301,57 +256,34 @@ pub async fn resume_agent(
 /// Archives an agent; archived is final.
 pub async fn archive_agent(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
-    ids: RequestIds,
     UuidPath(agent_id): UuidPath,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    let request: ReasonRequest = parse_optional_request(&headers, &body)?;
+    let body: ReasonRequest = request.optional_body()?;
+    let now = Utc::now();
     let command = AgentCommand::ArchiveAgent {
-        tenant_id: principal.tenant_id,
-        reason: request.reason,
-        now: Utc::now(),
+        tenant_id: request.tenant_id(),
+        reason: body.reason,
+        now,
     };
-    run(
-        &state,
-        principal,
-        ids,
-        agent_id,
-        command,
-        (&method, &uri, &headers, &body),
-    )
-    .await
+    execute(&state, &request, agent_id, command, now, StatusCode::OK).await
 }
 
-/// The parts of the request idempotency and concurrency look at.
-type RequestParts<'a> = (&'a Method, &'a Uri, &'a HeaderMap, &'a Bytes);
-
-/// Executes a command on an existing agent.
-async fn run(
+/// Executes `command` on `agent_id` and answers with the receipt.
+async fn execute(
     state: &AppState,
-    principal: eventstore::tenants::Principal,
-    ids: RequestIds,
+    request: &CommandRequest,
     agent_id: Uuid,
     command: AgentCommand,
-    (method, uri, headers, body): RequestParts<'_>,
+    now: chrono::DateTime<Utc>,
+    status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let mut context = CommandContext::new(
-        principal.tenant_id,
-        principal.key_id.to_string(),
-        Utc::now(),
-    );
-    context.correlation_id = ids.correlation_id;
-    context.causation_id = ids.request_id;
-    context.idempotency = idempotency_claim(headers, method, uri.path(), body, 200)?;
-    context.expected_version = expected_version(headers)?;
+    let context = request.context(now, status)?;
     let receipt = state
         .agents
         .execute(&agent_id.to_string(), command, &context)
         .await?;
-    Ok(accepted(&receipt, StatusCode::OK))
+    Ok(accepted(&receipt, status))
 }
 
 /// 201/200 with the receipt, its ETag, and a Location for creates.

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod error;
 pub mod headers;
 pub mod openapi;
+pub mod request;
 pub mod state;
 
 pub use error::ApiError;

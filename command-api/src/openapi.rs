@@ -1,13 +1,12 @@
 //! The router and its OpenAPI 3.1 document.
 
 use axum::Router;
+use eventstore::web::Problem;
+use eventstore::web::openapi::{BearerAuth, into_app};
 use eventstore::web::ops::Dependencies;
-use eventstore::web::{Problem, stack};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{AppState, agents};
 
@@ -19,18 +18,6 @@ use crate::{AppState, agents};
     tags((name = "agents", description = "Agent lifecycle and configuration"))
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -48,7 +35,5 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole app: commands, `/openapi.json`, `/docs`, health and metrics.
 pub fn router(state: AppState, dependencies: Dependencies) -> Router {
-    let (routes, api) = api_router().with_state(state).split_for_parts();
-    let routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", api));
-    stack::finish(routes, dependencies)
+    into_app(api_router(), state, dependencies)
 }

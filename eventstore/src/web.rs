@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod json;
+pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod request;

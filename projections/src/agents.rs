@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use domain::agent::{AGENT_AGGREGATE_TYPE, AgentEvent};
+use domain::agent::{AGENT_AGGREGATE_TYPE, AgentConfig, AgentEvent};
 use eventstore::{CloudEvent, Namespace};
 use serde::{Deserialize, Serialize};
 use sqlx::{Executor, PgConnection, PgPool};
@@ -108,15 +108,7 @@ pub async fn apply_event(
                  VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $11)
                  ON CONFLICT (id) DO NOTHING"
             );
-            sqlx::query(&sql)
-                .bind(id)
-                .bind(created.tenant_id)
-                .bind(&config.name)
-                .bind(&config.description)
-                .bind(sqlx::types::Json(&config.model))
-                .bind(&config.system_prompt)
-                .bind(&config.tool_ids)
-                .bind(sqlx::types::Json(&config.metadata))
+            bind_config(sqlx::query(&sql).bind(id).bind(created.tenant_id), config)
                 .bind(i32::try_from(created.config_version).unwrap_or(i32::MAX))
                 .bind(version)
                 .bind(created.created_at)
@@ -131,15 +123,7 @@ pub async fn apply_event(
                         updated_at = $10
                   WHERE id = $1 AND version < $2"
             );
-            sqlx::query(&sql)
-                .bind(id)
-                .bind(version)
-                .bind(&config.name)
-                .bind(&config.description)
-                .bind(sqlx::types::Json(&config.model))
-                .bind(&config.system_prompt)
-                .bind(&config.tool_ids)
-                .bind(sqlx::types::Json(&config.metadata))
+            bind_config(sqlx::query(&sql).bind(id).bind(version), config)
                 .bind(i32::try_from(updated.config_version).unwrap_or(i32::MAX))
                 .bind(updated.updated_at)
                 .execute(conn)
@@ -156,6 +140,19 @@ pub async fn apply_event(
         }
     }
     Ok(())
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the six config columns, in table order, as the next parameters.
+fn bind_config<'q>(query: PgQuery<'q>, config: &'q AgentConfig) -> PgQuery<'q> {
+    query
+        .bind(&config.name)
+        .bind(&config.description)
+        .bind(sqlx::types::Json(&config.model))
+        .bind(&config.system_prompt)
+        .bind(&config.tool_ids)
+        .bind(sqlx::types::Json(&config.metadata))
 }
 
 async fn set_status(

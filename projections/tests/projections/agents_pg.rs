@@ -10,7 +10,9 @@ use projections::agents::{self, AGENTS_PROJECTION};
 use projections::{AgentListFilter, AgentView, AgentsProjection};
 use uuid::Uuid;
 
-use crate::helpers::{Commands, Publisher, all_rows, at, config, consumer_info, drive_until, pg_checkpoint, runner};
+use crate::helpers::{
+    Commands, Publisher, all_rows, at, config, consumer_info, drive_until, pg_checkpoint, runner,
+};
 
 /// Projects every published event into the Postgres read model, step by step.
 struct PgHarness {
@@ -32,23 +34,38 @@ impl PgHarness {
     /// Publishes what the commands appended and projects it; returns the last sequence.
     async fn project(&mut self) -> u64 {
         let last = self.publisher.publish_all().await;
-        let runner = runner(Arc::new(AgentsProjection::new(self.env.pool.clone())), &self.env);
+        let runner = runner(
+            Arc::new(AgentsProjection::new(self.env.pool.clone())),
+            &self.env,
+        );
         let consumer = runner.consumer().await.unwrap();
         let pool = &self.env.pool;
-        drive_until(&runner, &consumer, || async move { pg_checkpoint(pool).await == last }).await;
+        drive_until(&runner, &consumer, || async move {
+            pg_checkpoint(pool).await == last
+        })
+        .await;
         last
     }
 
     async fn get(&self, tenant_id: Uuid, id: Uuid) -> Option<AgentView> {
-        agents::get_agent(&self.env.pool, tenant_id, id).await.unwrap()
+        agents::get_agent(&self.env.pool, tenant_id, id)
+            .await
+            .unwrap()
     }
 
     async fn list(&self, tenant_id: Uuid, filter: AgentListFilter) -> projections::AgentList {
-        agents::list_agents(&self.env.pool, tenant_id, &filter).await.unwrap()
+        agents::list_agents(&self.env.pool, tenant_id, &filter)
+            .await
+            .unwrap()
     }
 
     /// Names of the tenant's agents matching `status` and `name_prefix`, in id order.
-    async fn names(&self, tenant_id: Uuid, status: Option<&str>, name_prefix: Option<&str>) -> Vec<String> {
+    async fn names(
+        &self,
+        tenant_id: Uuid,
+        status: Option<&str>,
+        name_prefix: Option<&str>,
+    ) -> Vec<String> {
         let filter = AgentListFilter {
             status: status.map(str::to_owned),
             name_prefix: name_prefix.map(str::to_owned),
@@ -100,7 +117,10 @@ async fn read_model_shows_what_each_command_of_an_agents_lifecycle_said() {
     let mut harness = PgHarness::new().await;
     let tenant = Uuid::now_v7();
     let created = config("Support bot");
-    let id = harness.commands.create_with(tenant, created.clone(), at(0)).await;
+    let id = harness
+        .commands
+        .create_with(tenant, created.clone(), at(0))
+        .await;
     harness.project().await;
     let mut expected = Expected {
         tenant_id: tenant,
@@ -113,7 +133,11 @@ async fn read_model_shows_what_each_command_of_an_agents_lifecycle_said() {
         updated_at: at(0),
         archived_at: None,
     };
-    assert_eq!(harness.get(tenant, id).await, Some(expected.view()), "after create");
+    assert_eq!(
+        harness.get(tenant, id).await,
+        Some(expected.view()),
+        "after create"
+    );
 
     let changes = AgentConfigChanges {
         name: Some("Billing bot".to_owned()),
@@ -135,14 +159,22 @@ async fn read_model_shows_what_each_command_of_an_agents_lifecycle_said() {
     expected.config_version = 2;
     expected.version = 2;
     expected.updated_at = at(1);
-    assert_eq!(harness.get(tenant, id).await, Some(expected.view()), "after update");
+    assert_eq!(
+        harness.get(tenant, id).await,
+        Some(expected.view()),
+        "after update"
+    );
 
     harness.commands.pause(tenant, id, at(2)).await;
     harness.project().await;
     expected.status = "paused";
     expected.version = 3;
     expected.updated_at = at(2);
-    assert_eq!(harness.get(tenant, id).await, Some(expected.view()), "after pause");
+    assert_eq!(
+        harness.get(tenant, id).await,
+        Some(expected.view()),
+        "after pause"
+    );
 
     // A paused agent can still be reconfigured; it stays paused.
     let renamed = AgentConfigChanges {
@@ -156,14 +188,22 @@ async fn read_model_shows_what_each_command_of_an_agents_lifecycle_said() {
     expected.config_version = 3;
     expected.version = 4;
     expected.updated_at = at(3);
-    assert_eq!(harness.get(tenant, id).await, Some(expected.view()), "after update while paused");
+    assert_eq!(
+        harness.get(tenant, id).await,
+        Some(expected.view()),
+        "after update while paused"
+    );
 
     harness.commands.resume(tenant, id, at(4)).await;
     harness.project().await;
     expected.status = "active";
     expected.version = 5;
     expected.updated_at = at(4);
-    assert_eq!(harness.get(tenant, id).await, Some(expected.view()), "after resume");
+    assert_eq!(
+        harness.get(tenant, id).await,
+        Some(expected.view()),
+        "after resume"
+    );
 
     harness.commands.archive(tenant, id, at(5)).await;
     let last = harness.project().await;
@@ -174,7 +214,12 @@ async fn read_model_shows_what_each_command_of_an_agents_lifecycle_said() {
     let view = harness.get(tenant, id).await.unwrap();
     assert_eq!(view, expected.view(), "after archive");
     harness.commands.assert_view_matches_aggregate(&view).await;
-    assert_eq!(agents::agent_version(&harness.env.pool, tenant, id).await.unwrap(), 6);
+    assert_eq!(
+        agents::agent_version(&harness.env.pool, tenant, id)
+            .await
+            .unwrap(),
+        6
+    );
     assert_eq!(pg_checkpoint(&harness.env.pool).await, last);
     assert_eq!(last, 6);
     harness.env.cleanup().await;
@@ -185,18 +230,38 @@ async fn another_tenants_agent_is_never_listed_nor_found() {
     let mut harness = PgHarness::new().await;
     let (tenant, other_tenant) = (Uuid::now_v7(), Uuid::now_v7());
     let mine = harness.commands.create(tenant, "alpha mine", at(0)).await;
-    let theirs = harness.commands.create(other_tenant, "alpha theirs", at(0)).await;
+    let theirs = harness
+        .commands
+        .create(other_tenant, "alpha theirs", at(0))
+        .await;
     harness.project().await;
 
     assert_eq!(harness.get(tenant, theirs).await, None);
     assert_eq!(harness.get(other_tenant, mine).await, None);
     assert_eq!(harness.get(tenant, Uuid::now_v7()).await, None);
-    assert_eq!(harness.get(other_tenant, theirs).await.unwrap().name, "alpha theirs");
-    assert_eq!(agents::agent_version(&harness.env.pool, tenant, theirs).await.unwrap(), 0);
+    assert_eq!(
+        harness.get(other_tenant, theirs).await.unwrap().name,
+        "alpha theirs"
+    );
+    assert_eq!(
+        agents::agent_version(&harness.env.pool, tenant, theirs)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(harness.names(tenant, None, None).await, ["alpha mine"]);
-    assert_eq!(harness.names(tenant, None, Some("alpha")).await, ["alpha mine"]);
-    assert_eq!(harness.names(other_tenant, None, None).await, ["alpha theirs"]);
-    assert_eq!(harness.names(Uuid::now_v7(), None, None).await, Vec::<String>::new());
+    assert_eq!(
+        harness.names(tenant, None, Some("alpha")).await,
+        ["alpha mine"]
+    );
+    assert_eq!(
+        harness.names(other_tenant, None, None).await,
+        ["alpha theirs"]
+    );
+    assert_eq!(
+        harness.names(Uuid::now_v7(), None, None).await,
+        Vec::<String>::new()
+    );
     harness.env.cleanup().await;
 }
 
@@ -218,32 +283,71 @@ async fn listing_filters_by_status_and_by_a_name_prefix_taken_literally() {
     ];
     let mut ids = BTreeMap::new();
     for (minute, name) in (0..).zip(names) {
-        ids.insert(name, harness.commands.create(tenant, name, at(minute)).await);
+        ids.insert(
+            name,
+            harness.commands.create(tenant, name, at(minute)).await,
+        );
     }
-    harness.commands.pause(tenant, ids["alpha two"], at(20)).await;
+    harness
+        .commands
+        .pause(tenant, ids["alpha two"], at(20))
+        .await;
     harness.commands.archive(tenant, ids["beta"], at(21)).await;
     harness.project().await;
 
     assert_eq!(harness.names(tenant, None, None).await, names);
-    assert_eq!(harness.names(tenant, Some("paused"), None).await, ["alpha two"]);
-    assert_eq!(harness.names(tenant, Some("archived"), None).await, ["beta"]);
+    assert_eq!(
+        harness.names(tenant, Some("paused"), None).await,
+        ["alpha two"]
+    );
+    assert_eq!(
+        harness.names(tenant, Some("archived"), None).await,
+        ["beta"]
+    );
     let active: Vec<&str> = names
         .iter()
         .copied()
         .filter(|name| !["alpha two", "beta"].contains(name))
         .collect();
     assert_eq!(harness.names(tenant, Some("active"), None).await, active);
-    assert_eq!(harness.names(tenant, Some("deleted"), None).await, Vec::<String>::new());
+    assert_eq!(
+        harness.names(tenant, Some("deleted"), None).await,
+        Vec::<String>::new()
+    );
 
-    assert_eq!(harness.names(tenant, None, Some("alpha")).await, ["alpha one", "alpha two"]);
-    assert_eq!(harness.names(tenant, Some("active"), Some("alpha")).await, ["alpha one"]);
+    assert_eq!(
+        harness.names(tenant, None, Some("alpha")).await,
+        ["alpha one", "alpha two"]
+    );
+    assert_eq!(
+        harness.names(tenant, Some("active"), Some("alpha")).await,
+        ["alpha one"]
+    );
     // `%`, `_` and `\` are characters of the name, not LIKE wildcards or escapes.
-    assert_eq!(harness.names(tenant, None, Some("100%")).await, ["100%_sure", "100%xsure"]);
-    assert_eq!(harness.names(tenant, None, Some("100%_")).await, ["100%_sure"]);
-    assert_eq!(harness.names(tenant, None, Some("under_")).await, ["under_score"]);
-    assert_eq!(harness.names(tenant, None, Some(r"back\")).await, [r"back\slash"]);
-    assert_eq!(harness.names(tenant, None, Some("%")).await, Vec::<String>::new());
-    assert_eq!(harness.names(tenant, None, Some("_")).await, Vec::<String>::new());
+    assert_eq!(
+        harness.names(tenant, None, Some("100%")).await,
+        ["100%_sure", "100%xsure"]
+    );
+    assert_eq!(
+        harness.names(tenant, None, Some("100%_")).await,
+        ["100%_sure"]
+    );
+    assert_eq!(
+        harness.names(tenant, None, Some("under_")).await,
+        ["under_score"]
+    );
+    assert_eq!(
+        harness.names(tenant, None, Some(r"back\")).await,
+        [r"back\slash"]
+    );
+    assert_eq!(
+        harness.names(tenant, None, Some("%")).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        harness.names(tenant, None, Some("_")).await,
+        Vec::<String>::new()
+    );
     assert_eq!(harness.names(tenant, None, Some("")).await, names);
     harness.env.cleanup().await;
 }
@@ -255,14 +359,20 @@ async fn cursor_pagination_walks_every_agent_exactly_once_in_id_order() {
     let mut mine = Vec::new();
     let mut paused = Vec::new();
     for i in 0..13 {
-        let id = harness.commands.create(tenant, &format!("agent {i}"), at(i)).await;
+        let id = harness
+            .commands
+            .create(tenant, &format!("agent {i}"), at(i))
+            .await;
         if i % 3 == 0 {
             harness.commands.pause(tenant, id, at(i)).await;
             paused.push(id);
         }
         mine.push(id);
         if i % 4 == 0 {
-            harness.commands.create(other_tenant, &format!("agent {i}"), at(i)).await;
+            harness
+                .commands
+                .create(other_tenant, &format!("agent {i}"), at(i))
+                .await;
         }
     }
     mine.sort();
@@ -308,7 +418,10 @@ async fn cursor_pagination_walks_every_agent_exactly_once_in_id_order() {
         ..AgentListFilter::default()
     };
     let page = harness.list(tenant, garbage).await;
-    assert_eq!(page.items.iter().map(|a| a.id).collect::<Vec<_>>(), mine[..3]);
+    assert_eq!(
+        page.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+        mine[..3]
+    );
 
     // Every event was delivered, and both tenants' agents are in the table.
     let info = consumer_info(&harness.env, AGENTS_PROJECTION).await;

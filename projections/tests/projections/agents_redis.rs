@@ -7,7 +7,10 @@ use projections::agents_redis::AGENTS_REDIS_PROJECTION;
 use projections::{AgentSummary, AgentsRedisProjection, Projection};
 use uuid::Uuid;
 
-use crate::helpers::{Commands, Publisher, at, consumer_info, delivered, drive_until, eventually, fetch_exactly, runner};
+use crate::helpers::{
+    Commands, Publisher, at, consumer_info, delivered, drive_until, eventually, fetch_exactly,
+    runner,
+};
 
 fn summary(id: Uuid, name: &str, status: &str, version: u64) -> AgentSummary {
     AgentSummary {
@@ -30,8 +33,15 @@ async fn wipe_redis(env: &TestEnv) {
         .query_async(&mut redis)
         .await
         .unwrap();
-    assert!(!keys.is_empty(), "the projection wrote keys under the test's prefix");
-    redis::cmd("DEL").arg(keys).query_async::<()>(&mut redis).await.unwrap();
+    assert!(
+        !keys.is_empty(),
+        "the projection wrote keys under the test's prefix"
+    );
+    redis::cmd("DEL")
+        .arg(keys)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -55,7 +65,11 @@ async fn redis_summary_applies_each_event_once_and_hides_other_tenants_agents() 
     let messages = fetch_exactly(&consumer, 6).await;
     let batch = delivered(&messages);
     assert_eq!(projection.apply(&batch).await.unwrap(), 6);
-    assert_eq!(projection.apply(&batch).await.unwrap(), 0, "the same batch twice");
+    assert_eq!(
+        projection.apply(&batch).await.unwrap(),
+        0,
+        "the same batch twice"
+    );
     // Through the runner (which also acknowledges), the batch is a no-op too.
     assert_eq!(runner.handle(messages).await.unwrap(), 0);
     assert_eq!(projection.prepare().await.unwrap(), last, "the checkpoint");
@@ -64,9 +78,18 @@ async fn redis_summary_applies_each_event_once_and_hides_other_tenants_agents() 
         let projection = &projection;
         async move { projection.get(tenant_id, id).await.unwrap() }
     };
-    assert_eq!(get(tenant, renamed).await, Some(summary(renamed, "Billing bot", "paused", 3)));
-    assert_eq!(get(tenant, archived).await, Some(summary(archived, "Old bot", "archived", 2)));
-    assert_eq!(get(other_tenant, theirs).await, Some(summary(theirs, "Their bot", "active", 1)));
+    assert_eq!(
+        get(tenant, renamed).await,
+        Some(summary(renamed, "Billing bot", "paused", 3))
+    );
+    assert_eq!(
+        get(tenant, archived).await,
+        Some(summary(archived, "Old bot", "archived", 2))
+    );
+    assert_eq!(
+        get(other_tenant, theirs).await,
+        Some(summary(theirs, "Their bot", "active", 1))
+    );
     assert_eq!(get(other_tenant, renamed).await, None);
     assert_eq!(get(tenant, theirs).await, None);
     assert_eq!(get(tenant, Uuid::now_v7()).await, None);
@@ -78,7 +101,10 @@ async fn redis_summary_applies_each_event_once_and_hides_other_tenants_agents() 
     assert_eq!(runner.handle(messages).await.unwrap(), 1);
     assert_eq!(projection.apply(&batch).await.unwrap(), 0);
     assert_eq!(projection.prepare().await.unwrap(), last);
-    assert_eq!(get(tenant, renamed).await, Some(summary(renamed, "Billing bot", "active", 4)));
+    assert_eq!(
+        get(tenant, renamed).await,
+        Some(summary(renamed, "Billing bot", "active", 4))
+    );
     env.cleanup().await;
 }
 
@@ -91,7 +117,9 @@ async fn redis_summary_is_rebuilt_from_the_stream_after_redis_loses_its_keys() {
     let mut ids = Vec::new();
     for i in 0..4 {
         let id = commands.create(tenant, &format!("agent {i}"), at(i)).await;
-        commands.rename(tenant, id, &format!("agent {i} renamed"), at(i)).await;
+        commands
+            .rename(tenant, id, &format!("agent {i} renamed"), at(i))
+            .await;
         if i % 2 == 0 {
             commands.pause(tenant, id, at(i)).await;
         }
@@ -109,14 +137,26 @@ async fn redis_summary_is_rebuilt_from_the_stream_after_redis_loses_its_keys() {
     drive_until(&runner, &consumer, checkpoint_is_last).await;
     let env_ref = &env;
     eventually("the consumer acknowledged everything", || async move {
-        consumer_info(env_ref, AGENTS_REDIS_PROJECTION).await.ack_floor.stream_sequence == last
+        consumer_info(env_ref, AGENTS_REDIS_PROJECTION)
+            .await
+            .ack_floor
+            .stream_sequence
+            == last
     })
     .await;
     let mut summaries = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         let status = if i % 2 == 0 { "paused" } else { "active" };
-        let expected = summary(*id, &format!("agent {i} renamed"), status, 2 + u64::from(i % 2 == 0));
-        assert_eq!(projection.get(tenant, *id).await.unwrap().as_ref(), Some(&expected));
+        let expected = summary(
+            *id,
+            &format!("agent {i} renamed"),
+            status,
+            2 + u64::from(i % 2 == 0),
+        );
+        assert_eq!(
+            projection.get(tenant, *id).await.unwrap().as_ref(),
+            Some(&expected)
+        );
         summaries.push(expected);
     }
     drop((consumer, runner));
@@ -130,7 +170,10 @@ async fn redis_summary_is_rebuilt_from_the_stream_after_redis_loses_its_keys() {
     let runner = crate::helpers::runner(projection.clone(), &env);
     let consumer = runner.consumer().await.unwrap();
     let info = consumer_info(&env, AGENTS_REDIS_PROJECTION).await;
-    assert_eq!(info.delivered.stream_sequence, 0, "recreated from the stream's start");
+    assert_eq!(
+        info.delivered.stream_sequence, 0,
+        "recreated from the stream's start"
+    );
     assert_eq!(info.num_pending, last);
     let checkpoint_is_last = || {
         let projection = projection.clone();
@@ -139,7 +182,10 @@ async fn redis_summary_is_rebuilt_from_the_stream_after_redis_loses_its_keys() {
     let applied = drive_until(&runner, &consumer, checkpoint_is_last).await;
     assert_eq!(applied, usize::try_from(last).unwrap());
     for expected in &summaries {
-        assert_eq!(projection.get(tenant, expected.id).await.unwrap().as_ref(), Some(expected));
+        assert_eq!(
+            projection.get(tenant, expected.id).await.unwrap().as_ref(),
+            Some(expected)
+        );
     }
     env.cleanup().await;
 }

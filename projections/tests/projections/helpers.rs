@@ -80,7 +80,12 @@ impl Commands {
         self.create_with(tenant_id, config(name), now).await
     }
 
-    pub async fn create_with(&self, tenant_id: Uuid, config: AgentConfig, now: DateTime<Utc>) -> Uuid {
+    pub async fn create_with(
+        &self,
+        tenant_id: Uuid,
+        config: AgentConfig,
+        now: DateTime<Utc>,
+    ) -> Uuid {
         let agent_id = Uuid::now_v7();
         let command = AgentCommand::CreateAgent {
             tenant_id,
@@ -92,7 +97,13 @@ impl Commands {
         agent_id
     }
 
-    pub async fn update(&self, tenant_id: Uuid, id: Uuid, changes: AgentConfigChanges, now: DateTime<Utc>) -> u64 {
+    pub async fn update(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        changes: AgentConfigChanges,
+        now: DateTime<Utc>,
+    ) -> u64 {
         let command = AgentCommand::UpdateAgentConfig {
             tenant_id,
             changes,
@@ -136,11 +147,29 @@ impl Commands {
     pub async fn assert_view_matches_aggregate(&self, view: &AgentView) {
         let (agent, version) = self.bus.load(&view.id.to_string()).await.unwrap();
         let config = agent.config().unwrap();
-        assert_eq!(view.tenant_id, agent.tenant_id().unwrap(), "tenant of {}", view.id);
+        assert_eq!(
+            view.tenant_id,
+            agent.tenant_id().unwrap(),
+            "tenant of {}",
+            view.id
+        );
         assert_eq!(view.name, config.name, "name of {}", view.id);
-        assert_eq!(view.status, agent.status().unwrap().as_str(), "status of {}", view.id);
-        assert_eq!(view.config_version, i32::try_from(agent.config_version()).unwrap());
-        assert_eq!(u64::try_from(view.version).unwrap(), version, "version of {}", view.id);
+        assert_eq!(
+            view.status,
+            agent.status().unwrap().as_str(),
+            "status of {}",
+            view.id
+        );
+        assert_eq!(
+            view.config_version,
+            i32::try_from(agent.config_version()).unwrap()
+        );
+        assert_eq!(
+            u64::try_from(view.version).unwrap(),
+            version,
+            "version of {}",
+            view.id
+        );
     }
 }
 
@@ -154,11 +183,15 @@ pub struct Publisher {
 
 impl Publisher {
     pub async fn new(env: &TestEnv) -> Self {
-        let relay = Relay::new(env.pool.clone(), env.jetstream.clone(), env.namespace.clone())
-            .try_acquire()
-            .await
-            .unwrap()
-            .expect("no other relay holds the test's lock");
+        let relay = Relay::new(
+            env.pool.clone(),
+            env.jetstream.clone(),
+            env.namespace.clone(),
+        )
+        .try_acquire()
+        .await
+        .unwrap()
+        .expect("no other relay holds the test's lock");
         Self {
             relay,
             pool: env.pool.clone(),
@@ -181,7 +214,10 @@ impl Publisher {
             if last >= events {
                 return last;
             }
-            assert!(Instant::now() < deadline, "relay published {last} of {events} events");
+            assert!(
+                Instant::now() < deadline,
+                "relay published {last} of {events} events"
+            );
             if outcome.published == 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -200,19 +236,28 @@ pub async fn event_count(pool: &PgPool) -> u64 {
 
 /// The sequence of the last message in the namespace's stream (0 when empty).
 pub async fn last_stream_sequence(jetstream: &jetstream::Context, namespace: &Namespace) -> u64 {
-    let stream = eventstore::relay::ensure_stream(jetstream, namespace).await.unwrap();
+    let stream = eventstore::relay::ensure_stream(jetstream, namespace)
+        .await
+        .unwrap();
     stream.get_info().await.unwrap().state.last_sequence
 }
 
 /// The consumer's state as the server reports it now.
 pub async fn consumer_info(env: &TestEnv, name: &str) -> jetstream::consumer::Info {
-    let stream = eventstore::relay::ensure_stream(&env.jetstream, &env.namespace).await.unwrap();
+    let stream = eventstore::relay::ensure_stream(&env.jetstream, &env.namespace)
+        .await
+        .unwrap();
     stream.consumer_info(name).await.unwrap()
 }
 
 /// A runner with the tests' short ack wait.
 pub fn runner<P: Projection>(projection: Arc<P>, env: &TestEnv) -> ProjectionRunner<P> {
-    ProjectionRunner::new(projection, env.jetstream.clone(), env.namespace.clone(), RUNNER_CONFIG)
+    ProjectionRunner::new(
+        projection,
+        env.jetstream.clone(),
+        env.namespace.clone(),
+        RUNNER_CONFIG,
+    )
 }
 
 /// Whatever the consumer has ready, up to `max` messages, without waiting.
@@ -233,7 +278,11 @@ pub async fn fetch_exactly(consumer: &PullConsumer, count: usize) -> Vec<jetstre
     let deadline = Instant::now() + PATIENCE;
     let mut messages = Vec::with_capacity(count);
     while messages.len() < count {
-        assert!(Instant::now() < deadline, "got {} of {count} messages", messages.len());
+        assert!(
+            Instant::now() < deadline,
+            "got {} of {count} messages",
+            messages.len()
+        );
         let batch = fetch(consumer, count - messages.len()).await;
         if batch.is_empty() {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -256,7 +305,11 @@ pub fn delivered(messages: &[jetstream::Message]) -> Vec<Delivered> {
 
 /// Fetches and handles batches until `caught_up` holds; returns how many events the
 /// projection applied on the way.
-pub async fn drive_until<P, F, Fut>(runner: &ProjectionRunner<P>, consumer: &PullConsumer, mut caught_up: F) -> usize
+pub async fn drive_until<P, F, Fut>(
+    runner: &ProjectionRunner<P>,
+    consumer: &PullConsumer,
+    mut caught_up: F,
+) -> usize
 where
     P: Projection,
     F: FnMut() -> Fut,
@@ -289,9 +342,14 @@ where
     }
 }
 
-/// The Postgres projection's checkpoint.
+/// The Postgres projection's checkpoint (0 before the projector first prepared).
 pub async fn pg_checkpoint(pool: &PgPool) -> u64 {
-    projections::checkpoint::read(pool, AGENTS_PROJECTION).await.unwrap()
+    projections::checkpoint::ensure(pool, AGENTS_PROJECTION)
+        .await
+        .unwrap();
+    projections::checkpoint::read(pool, AGENTS_PROJECTION)
+        .await
+        .unwrap()
 }
 
 /// Every row of the live `agents` table, in id order.

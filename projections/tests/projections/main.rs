@@ -1,1 +1,9 @@
-//! placeholder
+//! Integration tests of the projections against real Postgres, NATS JetStream and Redis.
+//! Every test runs in its own database, stream namespace and Redis key prefix.
+
+mod agents_pg;
+mod agents_redis;
+mod helpers;
+mod rebuild;
+mod redelivery;
+mod reset;

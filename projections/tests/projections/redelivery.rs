@@ -9,8 +9,8 @@ use projections::{AgentsProjection, Projection};
 use uuid::Uuid;
 
 use crate::helpers::{
-    Commands, Counting, Publisher, RunningProjector, all_rows, at, consumer_info, delivered, eventually,
-    fetch_exactly, pg_checkpoint, runner,
+    Commands, Counting, Publisher, RunningProjector, all_rows, at, consumer_info, delivered,
+    eventually, fetch_exactly, pg_checkpoint, runner,
 };
 
 #[tokio::test]
@@ -22,9 +22,13 @@ async fn projector_restarted_between_write_and_ack_applies_nothing_twice() {
     let mut ids = Vec::new();
     for i in 0..3 {
         let id = commands.create(tenant, &format!("agent {i}"), at(0)).await;
-        commands.rename(tenant, id, &format!("agent {i} v2"), at(1)).await;
+        commands
+            .rename(tenant, id, &format!("agent {i} v2"), at(1))
+            .await;
         commands.pause(tenant, id, at(2)).await;
-        commands.rename(tenant, id, &format!("agent {i} v3"), at(3)).await;
+        commands
+            .rename(tenant, id, &format!("agent {i} v3"), at(3))
+            .await;
         commands.resume(tenant, id, at(4)).await;
         ids.push(id);
     }
@@ -64,15 +68,23 @@ async fn projector_restarted_between_write_and_ack_applies_nothing_twice() {
     let projector = RunningProjector::spawn(restarted.clone(), &env);
     let pool = &env.pool;
     let env_ref = &env;
-    eventually("the restarted projector has applied and acknowledged everything", || async move {
-        let info = consumer_info(env_ref, AGENTS_PROJECTION).await;
-        pg_checkpoint(pool).await == last && info.ack_floor.stream_sequence == last && info.num_ack_pending == 0
-    })
+    eventually(
+        "the restarted projector has applied and acknowledged everything",
+        || async move {
+            let info = consumer_info(env_ref, AGENTS_PROJECTION).await;
+            pg_checkpoint(pool).await == last
+                && info.ack_floor.stream_sequence == last
+                && info.num_ack_pending == 0
+        },
+    )
     .await;
     projector.stop().await;
 
     let after_restart = consumer_info(&env, AGENTS_PROJECTION).await;
-    assert_eq!(after_restart.created, before_restart.created, "the consumer was kept, not recreated");
+    assert_eq!(
+        after_restart.created, before_restart.created,
+        "the consumer was kept, not recreated"
+    );
     assert!(
         restarted.offered.load(Ordering::SeqCst) >= 17,
         "the unacknowledged batch was redelivered"
@@ -90,7 +102,13 @@ async fn projector_restarted_between_write_and_ack_applies_nothing_twice() {
     }
     let statuses: Vec<_> = ids
         .iter()
-        .map(|id| rows.iter().find(|row| row.id == *id).unwrap().status.as_str())
+        .map(|id| {
+            rows.iter()
+                .find(|row| row.id == *id)
+                .unwrap()
+                .status
+                .as_str()
+        })
         .collect();
     assert_eq!(statuses, ["archived", "active", "archived"]);
 
