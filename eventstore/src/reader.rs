@@ -14,7 +14,7 @@ SELECT transaction_id::text::int8 AS transaction_id, position, event_id, tenant_
        payload::text AS payload, metadata::text AS metadata, occurred_at
   FROM events
  WHERE (transaction_id, position) > ($1::text::xid8, $2)
-
+   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
  ORDER BY transaction_id, position
  LIMIT $3";
 
