@@ -70,6 +70,32 @@ where
         command: A::Command,
         context: &CommandContext,
     ) -> Result<CommandReceipt, CommandError<A::Error>> {
+        let outcome = self.execute_once(aggregate_id, command, context).await;
+        match (&outcome, &context.idempotency) {
+            // A twin request with the same key on the same aggregate makes this one
+            // conflict, or fail its version check or the domain's rules against the
+            // twin's events: if the twin's key has committed, its outcome is the answer.
+            (
+                Err(
+                    CommandError::Conflict
+                    | CommandError::VersionMismatch { .. }
+                    | CommandError::Rejected(_),
+                ),
+                Some(claim),
+            ) => match idempotency::find(&self.pool, context.tenant_id, &claim.key).await? {
+                Some(record) => replay(record, &claim.request_hash),
+                None => outcome,
+            },
+            _ => outcome,
+        }
+    }
+
+    async fn execute_once(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<CommandReceipt, CommandError<A::Error>> {
         if let Some(claim) = &context.idempotency
             && let Some(record) =
                 idempotency::find(&self.pool, context.tenant_id, &claim.key).await?

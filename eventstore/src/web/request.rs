@@ -43,14 +43,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
                 let text = rejection.body_text();
                 let message = text
                     .strip_prefix("Failed to deserialize query string: ")
-                    .unwrap_or(&text)
-                    .to_owned();
-                let field = message
-                    .split_once(':')
-                    .map_or("query", |(field, _)| field)
-                    .trim()
-                    .to_owned();
-                Err(Problem::invalid_field(field, message))
+                    .unwrap_or(&text);
+                // "limit: invalid digit": the field, then what is wrong with it.
+                let (field, message) = message.split_once(':').unwrap_or(("query", message));
+                Err(Problem::invalid_field(field.trim(), message.trim()))
             }
         }
     }

@@ -2,6 +2,7 @@
 //! database and NATS namespace from `eventstore::testing::TestEnv`.
 
 mod command_bus;
+mod idempotency;
 mod reader;
 mod relay;
 mod support;

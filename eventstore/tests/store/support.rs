@@ -132,6 +132,30 @@ pub async fn create_agents(
         .await
 }
 
+/// How many events `aggregate_id` has.
+pub async fn events_of(env: &TestEnv, aggregate_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1")
+        .bind(aggregate_id)
+        .fetch_one(&env.pool)
+        .await
+        .unwrap()
+}
+
+/// Creates an agent and returns its id as stored.
+pub async fn given_an_agent(bus: &CommandBus<Agent>, tenant: Uuid) -> String {
+    let agent_id = Uuid::now_v7();
+    let receipt = bus
+        .execute(
+            &agent_id.to_string(),
+            create_agent(tenant, agent_id),
+            &context(tenant),
+        )
+        .await
+        .expect("create agent");
+    assert_eq!(receipt.version, 1);
+    receipt.aggregate_id
+}
+
 /// An event row written with plain SQL, bypassing the command bus.
 #[derive(Debug, Clone, Copy)]
 pub struct RawEvent {
