@@ -168,13 +168,19 @@ impl<P: Projection> ProjectionRunner<P> {
     /// The durable consumer, (re)created so that it delivers from just after the
     /// projection's own checkpoint when it lost track (new consumer, or a read model that
     /// was wiped while the consumer kept its acks).
+    ///
+    /// It is also recreated when it delivered past the checkpoint: those messages were
+    /// never applied (a crash before the commit, or messages still buffered at shutdown)
+    /// and come back only after `ack_wait`, while newer ones are delivered at once. Applied
+    /// first, the newer ones would move the checkpoint past them and they would be skipped.
     pub async fn consumer(&self) -> Result<jetstream::consumer::PullConsumer, ProjectionError> {
         let checkpoint = self.projection.prepare().await?;
         let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
         let name = self.projection.name();
         let filter_subject = self.projection.filter_subject(&self.namespace);
         if let Ok(info) = stream.consumer_info(name).await {
-            if info.ack_floor.stream_sequence <= checkpoint
+            // Acks follow deliveries, so this also keeps the ack floor at or below it.
+            if info.delivered.stream_sequence <= checkpoint
                 && info.config.filter_subject == filter_subject
                 && info.config.ack_wait == self.config.ack_wait
             {
@@ -187,6 +193,7 @@ impl<P: Projection> ProjectionRunner<P> {
                 projection = name,
                 checkpoint,
                 ack_floor = info.ack_floor.stream_sequence,
+                delivered = info.delivered.stream_sequence,
                 "recreating consumer from the checkpoint"
             );
             stream

@@ -1,4 +1,4 @@
-//! The Postgres `agents` read model and the queries the query API serves from it.
+//! The Postgres `agents` read model follows each command of an agent's lifecycle.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -6,23 +6,22 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use domain::agent::{AgentConfig, AgentConfigChanges, ModelConfig};
 use eventstore::testing::TestEnv;
-use projections::agents::{self, AGENTS_PROJECTION};
+use projections::agents;
 use projections::{AgentListFilter, AgentView, AgentsProjection};
 use uuid::Uuid;
 
-use crate::helpers::{
-    Commands, Publisher, all_rows, at, config, consumer_info, drive_until, pg_checkpoint, runner,
-};
+use crate::driving::{drive_until, runner};
+use crate::helpers::{Commands, Publisher, at, config, pg_checkpoint};
 
 /// Projects every published event into the Postgres read model, step by step.
-struct PgHarness {
-    env: TestEnv,
-    commands: Commands,
+pub struct PgHarness {
+    pub env: TestEnv,
+    pub commands: Commands,
     publisher: Publisher,
 }
 
 impl PgHarness {
-    async fn new() -> Self {
+    pub async fn new() -> Self {
         let env = TestEnv::new().await;
         Self {
             commands: Commands::new(&env),
@@ -32,7 +31,7 @@ impl PgHarness {
     }
 
     /// Publishes what the commands appended and projects it; returns the last sequence.
-    async fn project(&mut self) -> u64 {
+    pub async fn project(&mut self) -> u64 {
         let last = self.publisher.publish_all().await;
         let runner = runner(
             Arc::new(AgentsProjection::new(self.env.pool.clone())),
@@ -47,20 +46,20 @@ impl PgHarness {
         last
     }
 
-    async fn get(&self, tenant_id: Uuid, id: Uuid) -> Option<AgentView> {
+    pub async fn get(&self, tenant_id: Uuid, id: Uuid) -> Option<AgentView> {
         agents::get_agent(&self.env.pool, tenant_id, id)
             .await
             .unwrap()
     }
 
-    async fn list(&self, tenant_id: Uuid, filter: AgentListFilter) -> projections::AgentList {
+    pub async fn list(&self, tenant_id: Uuid, filter: AgentListFilter) -> projections::AgentList {
         agents::list_agents(&self.env.pool, tenant_id, &filter)
             .await
             .unwrap()
     }
 
     /// Names of the tenant's agents matching `status` and `name_prefix`, in id order.
-    async fn names(
+    pub async fn names(
         &self,
         tenant_id: Uuid,
         status: Option<&str>,
@@ -222,210 +221,5 @@ async fn read_model_shows_what_each_command_of_an_agents_lifecycle_said() {
     );
     assert_eq!(pg_checkpoint(&harness.env.pool).await, last);
     assert_eq!(last, 6);
-    harness.env.cleanup().await;
-}
-
-#[tokio::test]
-async fn another_tenants_agent_is_never_listed_nor_found() {
-    let mut harness = PgHarness::new().await;
-    let (tenant, other_tenant) = (Uuid::now_v7(), Uuid::now_v7());
-    let mine = harness.commands.create(tenant, "alpha mine", at(0)).await;
-    let theirs = harness
-        .commands
-        .create(other_tenant, "alpha theirs", at(0))
-        .await;
-    harness.project().await;
-
-    assert_eq!(harness.get(tenant, theirs).await, None);
-    assert_eq!(harness.get(other_tenant, mine).await, None);
-    assert_eq!(harness.get(tenant, Uuid::now_v7()).await, None);
-    assert_eq!(
-        harness.get(other_tenant, theirs).await.unwrap().name,
-        "alpha theirs"
-    );
-    assert_eq!(
-        agents::agent_version(&harness.env.pool, tenant, theirs)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(harness.names(tenant, None, None).await, ["alpha mine"]);
-    assert_eq!(
-        harness.names(tenant, None, Some("alpha")).await,
-        ["alpha mine"]
-    );
-    assert_eq!(
-        harness.names(other_tenant, None, None).await,
-        ["alpha theirs"]
-    );
-    assert_eq!(
-        harness.names(Uuid::now_v7(), None, None).await,
-        Vec::<String>::new()
-    );
-    harness.env.cleanup().await;
-}
-
-#[tokio::test]
-async fn listing_filters_by_status_and_by_a_name_prefix_taken_literally() {
-    let mut harness = PgHarness::new().await;
-    let tenant = Uuid::now_v7();
-    let names = [
-        "alpha one",
-        "alpha two",
-        "beta",
-        "100%_sure",
-        "100%xsure",
-        "100x_sure",
-        "under_score",
-        "underXscore",
-        r"back\slash",
-        "backXslash",
-    ];
-    let mut ids = BTreeMap::new();
-    for (minute, name) in (0..).zip(names) {
-        ids.insert(
-            name,
-            harness.commands.create(tenant, name, at(minute)).await,
-        );
-    }
-    harness
-        .commands
-        .pause(tenant, ids["alpha two"], at(20))
-        .await;
-    harness.commands.archive(tenant, ids["beta"], at(21)).await;
-    harness.project().await;
-
-    assert_eq!(harness.names(tenant, None, None).await, names);
-    assert_eq!(
-        harness.names(tenant, Some("paused"), None).await,
-        ["alpha two"]
-    );
-    assert_eq!(
-        harness.names(tenant, Some("archived"), None).await,
-        ["beta"]
-    );
-    let active: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|name| !["alpha two", "beta"].contains(name))
-        .collect();
-    assert_eq!(harness.names(tenant, Some("active"), None).await, active);
-    assert_eq!(
-        harness.names(tenant, Some("deleted"), None).await,
-        Vec::<String>::new()
-    );
-
-    assert_eq!(
-        harness.names(tenant, None, Some("alpha")).await,
-        ["alpha one", "alpha two"]
-    );
-    assert_eq!(
-        harness.names(tenant, Some("active"), Some("alpha")).await,
-        ["alpha one"]
-    );
-    // `%`, `_` and `\` are characters of the name, not LIKE wildcards or escapes.
-    assert_eq!(
-        harness.names(tenant, None, Some("100%")).await,
-        ["100%_sure", "100%xsure"]
-    );
-    assert_eq!(
-        harness.names(tenant, None, Some("100%_")).await,
-        ["100%_sure"]
-    );
-    assert_eq!(
-        harness.names(tenant, None, Some("under_")).await,
-        ["under_score"]
-    );
-    assert_eq!(
-        harness.names(tenant, None, Some(r"back\")).await,
-        [r"back\slash"]
-    );
-    assert_eq!(
-        harness.names(tenant, None, Some("%")).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        harness.names(tenant, None, Some("_")).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(harness.names(tenant, None, Some("")).await, names);
-    harness.env.cleanup().await;
-}
-
-#[tokio::test]
-async fn cursor_pagination_walks_every_agent_exactly_once_in_id_order() {
-    let mut harness = PgHarness::new().await;
-    let (tenant, other_tenant) = (Uuid::now_v7(), Uuid::now_v7());
-    let mut mine = Vec::new();
-    let mut paused = Vec::new();
-    for i in 0..13 {
-        let id = harness
-            .commands
-            .create(tenant, &format!("agent {i}"), at(i))
-            .await;
-        if i % 3 == 0 {
-            harness.commands.pause(tenant, id, at(i)).await;
-            paused.push(id);
-        }
-        mine.push(id);
-        if i % 4 == 0 {
-            harness
-                .commands
-                .create(other_tenant, &format!("agent {i}"), at(i))
-                .await;
-        }
-    }
-    mine.sort();
-    paused.sort();
-    harness.project().await;
-
-    let walk = |status: Option<&'static str>, limit: i64| {
-        let harness = &harness;
-        async move {
-            let mut ids = Vec::new();
-            let mut page_sizes = Vec::new();
-            let mut cursor = None;
-            loop {
-                let filter = AgentListFilter {
-                    status: status.map(str::to_owned),
-                    name_prefix: None,
-                    limit,
-                    cursor,
-                };
-                let page = harness.list(tenant, filter).await;
-                page_sizes.push(page.items.len());
-                ids.extend(page.items.iter().map(|agent| agent.id));
-                match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => return (ids, page_sizes),
-                }
-                assert!(page_sizes.len() <= 20, "pagination does not end");
-            }
-        }
-    };
-    assert_eq!(walk(None, 5).await, (mine.clone(), vec![5, 5, 3]));
-    assert_eq!(walk(None, 100).await, (mine.clone(), vec![13]));
-    assert_eq!(walk(None, 1).await, (mine.clone(), vec![1; 13]));
-    // An exact multiple of the page size ends without an empty trailing page.
-    assert_eq!(paused.len(), 5);
-    assert_eq!(walk(Some("paused"), 5).await, (paused.clone(), vec![5]));
-    assert_eq!(walk(Some("paused"), 2).await, (paused, vec![2, 2, 1]));
-
-    // A cursor the server did not make reads as "from the start".
-    let garbage = AgentListFilter {
-        limit: 3,
-        cursor: Some("not a cursor!".to_owned()),
-        ..AgentListFilter::default()
-    };
-    let page = harness.list(tenant, garbage).await;
-    assert_eq!(
-        page.items.iter().map(|a| a.id).collect::<Vec<_>>(),
-        mine[..3]
-    );
-
-    // Every event was delivered, and both tenants' agents are in the table.
-    let info = consumer_info(&harness.env, AGENTS_PROJECTION).await;
-    assert_eq!(info.num_pending, 0);
-    assert_eq!(all_rows(&harness.env.pool).await.len(), 13 + 4);
     harness.env.cleanup().await;
 }

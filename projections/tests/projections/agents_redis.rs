@@ -7,10 +7,8 @@ use projections::agents_redis::AGENTS_REDIS_PROJECTION;
 use projections::{AgentSummary, AgentsRedisProjection, Projection};
 use uuid::Uuid;
 
-use crate::helpers::{
-    Commands, Publisher, at, consumer_info, delivered, drive_until, eventually, fetch_exactly,
-    runner,
-};
+use crate::driving::{delivered, drive_until, fetch_exactly, runner};
+use crate::helpers::{Commands, Publisher, at, consumer_info, eventually};
 
 fn summary(id: Uuid, name: &str, status: &str, version: u64) -> AgentSummary {
     AgentSummary {
@@ -167,7 +165,7 @@ async fn redis_summary_is_rebuilt_from_the_stream_after_redis_loses_its_keys() {
 
     // The consumer's acks are ahead of the (lost) checkpoint: it must start over.
     let projection = Arc::new(redis_projection(&env).await);
-    let runner = crate::helpers::runner(projection.clone(), &env);
+    let runner = crate::driving::runner(projection.clone(), &env);
     let consumer = runner.consumer().await.unwrap();
     let info = consumer_info(&env, AGENTS_REDIS_PROJECTION).await;
     assert_eq!(

@@ -3,7 +3,9 @@
 
 mod agents_pg;
 mod agents_redis;
+mod driving;
 mod helpers;
+mod listing;
 mod rebuild;
 mod redelivery;
 mod reset;

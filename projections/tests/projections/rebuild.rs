@@ -12,8 +12,9 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::driving::RunningProjector;
 use crate::helpers::{
-    Commands, Publisher, RunningProjector, all_rows, at, consumer_info, event_count, eventually,
+    Commands, Publisher, all_rows, at, consumer_info, event_count, eventually,
     last_stream_sequence, pg_checkpoint,
 };
 

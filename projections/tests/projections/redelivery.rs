@@ -8,10 +8,8 @@ use projections::agents::AGENTS_PROJECTION;
 use projections::{AgentsProjection, Projection};
 use uuid::Uuid;
 
-use crate::helpers::{
-    Commands, Counting, Publisher, RunningProjector, all_rows, at, consumer_info, delivered,
-    eventually, fetch_exactly, pg_checkpoint, runner,
-};
+use crate::driving::{Counting, RunningProjector, delivered, fetch_exactly, runner};
+use crate::helpers::{Commands, Publisher, all_rows, at, consumer_info, eventually, pg_checkpoint};
 
 #[tokio::test]
 async fn projector_restarted_between_write_and_ack_applies_nothing_twice() {
@@ -115,5 +113,59 @@ async fn projector_restarted_between_write_and_ack_applies_nothing_twice() {
     // Redelivered once more after the restart, the first batch is still a no-op.
     assert_eq!(projection.apply(&crashed_batch).await.unwrap(), 0);
     assert_eq!(all_rows(&env.pool).await, rows);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn projector_restarted_before_its_write_committed_loses_nothing() {
+    let env = TestEnv::new().await;
+    let commands = Commands::new(&env);
+    let mut publisher = Publisher::new(&env).await;
+    let tenant = Uuid::now_v7();
+    for i in 0..3 {
+        let id = commands.create(tenant, &format!("agent {i}"), at(0)).await;
+        commands
+            .rename(tenant, id, &format!("agent {i} v2"), at(1))
+            .await;
+        commands.pause(tenant, id, at(2)).await;
+    }
+    assert_eq!(publisher.publish_all().await, 9);
+
+    // First life: a batch is delivered, then the process dies before its transaction
+    // commits (or stops with messages still buffered): nothing written, nothing acked.
+    {
+        let runner = runner(Arc::new(AgentsProjection::new(env.pool.clone())), &env);
+        let consumer = runner.consumer().await.unwrap();
+        assert_eq!(fetch_exactly(&consumer, 4).await.len(), 4);
+    }
+    assert_eq!(pg_checkpoint(&env.pool).await, 0);
+    let before_restart = consumer_info(&env, AGENTS_PROJECTION).await;
+    assert_eq!(before_restart.delivered.stream_sequence, 4);
+    assert_eq!(before_restart.num_ack_pending, 4);
+
+    // Second life: the events after the lost batch must not overtake it, or the
+    // checkpoint would pass the lost batch and it would be skipped when it comes back.
+    let restarted = Arc::new(Counting::new(AgentsProjection::new(env.pool.clone())));
+    let projector = RunningProjector::spawn(restarted.clone(), &env);
+    let pool = &env.pool;
+    let env_ref = &env;
+    eventually(
+        "the restarted projector has applied and acknowledged everything",
+        || async move {
+            let info = consumer_info(env_ref, AGENTS_PROJECTION).await;
+            pg_checkpoint(pool).await == 9
+                && info.ack_floor.stream_sequence == 9
+                && info.num_ack_pending == 0
+        },
+    )
+    .await;
+    projector.stop().await;
+
+    assert_eq!(restarted.applied.load(Ordering::SeqCst), 9);
+    let rows = all_rows(&env.pool).await;
+    assert_eq!(rows.len(), 3, "every created agent has its row");
+    for view in &rows {
+        commands.assert_view_matches_aggregate(view).await;
+    }
     env.cleanup().await;
 }

@@ -7,10 +7,8 @@ use projections::AgentsProjection;
 use projections::agents::AGENTS_PROJECTION;
 use uuid::Uuid;
 
-use crate::helpers::{
-    Commands, Publisher, all_rows, at, consumer_info, drive_until, eventually, fetch,
-    pg_checkpoint, runner,
-};
+use crate::driving::{drive_until, fetch, runner};
+use crate::helpers::{Commands, Publisher, all_rows, at, consumer_info, eventually, pg_checkpoint};
 
 /// Seeds two tenants' agents, projects them step by step and waits for every ack.
 async fn seeded_and_projected(env: &TestEnv) -> u64 {
