@@ -15,6 +15,8 @@ use crate::{CloudEvent, Namespace, StoreError, StoredEvent};
 pub const TRANSACTION_ID_HEADER: &str = "Agentos-Transaction-Id";
 /// Header with the store's position of the event.
 pub const POSITION_HEADER: &str = "Agentos-Position";
+/// JetStream's dedup header, which the relay sets to the event id.
+const NATS_MESSAGE_ID: &str = "Nats-Msg-Id";
 /// How long JetStream remembers a `Nats-Msg-Id`.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
@@ -172,7 +174,7 @@ impl Relay {
     async fn activate(&self, mut conn: PgConnection) -> Result<ActiveRelay, StoreError> {
         let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
         let mut active = ActiveRelay {
-            cursor: load_checkpoint(&mut conn, &self.namespace.stream()).await?,
+            checkpoint: load_checkpoint(&mut conn, &self.namespace.stream()).await?,
             conn,
             relay: self.clone(),
         };
@@ -188,14 +190,21 @@ impl Relay {
 /// The relay that holds the lock.
 pub struct ActiveRelay {
     conn: PgConnection,
-    cursor: CommitCursor,
+    checkpoint: Checkpoint,
     relay: Relay,
+}
+
+/// Where the relay is: after `cursor` in the store, after `stream_sequence` in the stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Checkpoint {
+    cursor: CommitCursor,
+    stream_sequence: u64,
 }
 
 impl ActiveRelay {
     /// Where this relay has published up to.
     pub fn cursor(&self) -> CommitCursor {
-        self.cursor
+        self.checkpoint.cursor
     }
 
     /// Publishes the next batch in commit order, pipelined, then checkpoints after all
@@ -203,7 +212,12 @@ impl ActiveRelay {
     #[tracing::instrument(skip_all, err)]
     pub async fn process_batch(&mut self) -> Result<BatchOutcome, StoreError> {
         let started = Instant::now();
-        let events = reader::read_after(&mut self.conn, self.cursor, self.relay.batch_size).await?;
+        let events = reader::read_after(
+            &mut self.conn,
+            self.checkpoint.cursor,
+            self.relay.batch_size,
+        )
+        .await?;
         let Some(last) = events.last() else {
             return Ok(BatchOutcome::default());
         };
@@ -215,14 +229,18 @@ impl ActiveRelay {
             published: events.len(),
             duplicates: 0,
         };
+        let mut stream_sequence = self.checkpoint.stream_sequence;
         for ack in acks {
-            if ack.await.map_err(StoreError::nats)?.duplicate {
-                outcome.duplicates += 1;
-            }
+            let ack = ack.await.map_err(StoreError::nats)?;
+            outcome.duplicates += usize::from(ack.duplicate);
+            stream_sequence = stream_sequence.max(ack.sequence);
         }
-        let cursor = CommitCursor::after(last);
-        save_checkpoint(&mut self.conn, &self.relay.namespace.stream(), cursor).await?;
-        self.cursor = cursor;
+        let checkpoint = Checkpoint {
+            cursor: CommitCursor::after(last),
+            stream_sequence,
+        };
+        save_checkpoint(&mut self.conn, &self.relay.namespace.stream(), checkpoint).await?;
+        self.checkpoint = checkpoint;
         metrics::counter!("agentos_relay_published_total").increment(outcome.published as u64);
         metrics::counter!("agentos_relay_duplicates_total").increment(outcome.duplicates as u64);
         metrics::histogram!("agentos_relay_batch_seconds").record(started.elapsed().as_secs_f64());
@@ -286,10 +304,12 @@ impl ActiveRelay {
         }
     }
 
-    /// The stream may hold events past the checkpoint (published, then the relay died
-    /// before checkpointing). Publishes are ordered, so the stream's last message marks
-    /// how far publishing got; starting after it avoids re-publishing even once the
-    /// dedup window has passed.
+    /// Brings the checkpoint in line with the stream. Past the checkpoint the stream may
+    /// hold events published just before a crash: they are matched, in order, against the
+    /// store's next events, and the relay resumes at the first one the stream lacks, so
+    /// nothing is published twice even after the dedup window, and nothing is skipped. A
+    /// stream that lost messages (or was recreated) is behind the checkpoint: the relay
+    /// then resumes after the stream's last event and republishes the rest from the store.
     async fn reconcile_with_stream(
         &mut self,
         mut stream: stream::Stream,
@@ -300,71 +320,124 @@ impl ActiveRelay {
             .map_err(StoreError::nats)?
             .state
             .last_sequence;
-        if last_sequence == 0 {
-            return Ok(());
-        }
-        let message = match stream.get_raw_message(last_sequence).await {
-            Ok(message) => message,
-            Err(err) => {
-                tracing::warn!(%err, "cannot read the stream's last message; keeping the checkpoint");
-                return Ok(());
-            }
-        };
-        let header = |name: &str| {
-            message
-                .headers
-                .get(name)
-                .and_then(|value| value.as_str().parse::<i64>().ok())
-        };
-        if let (Some(transaction_id), Some(position)) =
-            (header(TRANSACTION_ID_HEADER), header(POSITION_HEADER))
-        {
-            let published = CommitCursor {
-                transaction_id,
-                position,
+        let stored = self.checkpoint;
+        if last_sequence < stored.stream_sequence {
+            self.checkpoint = match last_sequence {
+                0 => Checkpoint::default(),
+                sequence => Checkpoint {
+                    cursor: published_cursor(&stream, sequence).await?,
+                    stream_sequence: sequence,
+                },
             };
-            if published > self.cursor {
-                tracing::info!(?published, checkpoint = ?self.cursor, "checkpoint advanced to the stream's last event");
-                save_checkpoint(&mut self.conn, &self.relay.namespace.stream(), published).await?;
-                self.cursor = published;
-            }
+            tracing::warn!(?stored, resumed = ?self.checkpoint, "stream is behind the relay checkpoint; republishing from the store");
+        } else if last_sequence > stored.stream_sequence {
+            self.match_unrecorded(&stream, last_sequence).await?;
         }
+        if self.checkpoint != stored {
+            save_checkpoint(
+                &mut self.conn,
+                &self.relay.namespace.stream(),
+                self.checkpoint,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Advances over the stream messages after the checkpoint that are the store's next
+    /// events, in order.
+    async fn match_unrecorded(
+        &mut self,
+        stream: &stream::Stream,
+        last_sequence: u64,
+    ) -> Result<(), StoreError> {
+        let first = self.checkpoint.stream_sequence + 1;
+        let count = i64::try_from(last_sequence - first + 1).unwrap_or(i64::MAX);
+        let expected = reader::read_after(&mut self.conn, self.checkpoint.cursor, count).await?;
+        for (sequence, event) in (first..=last_sequence).zip(&expected) {
+            let id = match stream.get_raw_message(sequence).await {
+                Ok(message) => message
+                    .headers
+                    .get(NATS_MESSAGE_ID)
+                    .map(|v| v.as_str().to_owned()),
+                Err(err) => Some(format!("unreadable: {err}")),
+            };
+            if id.as_deref() != Some(event.event_id.to_string().as_str()) {
+                tracing::warn!(sequence, expected = %event.event_id, found = ?id, "stream diverges from the store; resuming at the gap");
+                break;
+            }
+            self.checkpoint = Checkpoint {
+                cursor: CommitCursor::after(event),
+                stream_sequence: sequence,
+            };
+        }
+        tracing::info!(checkpoint = ?self.checkpoint, "checkpoint reconciled with the stream");
         Ok(())
     }
 }
 
-async fn load_checkpoint(conn: &mut PgConnection, relay: &str) -> Result<CommitCursor, StoreError> {
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT transaction_id::text::int8, position FROM relay_checkpoints WHERE relay = $1",
+/// The store position of the event the stream holds at `sequence`.
+async fn published_cursor(
+    stream: &stream::Stream,
+    sequence: u64,
+) -> Result<CommitCursor, StoreError> {
+    let message = stream
+        .get_raw_message(sequence)
+        .await
+        .map_err(StoreError::nats)?;
+    let header = |name: &str| {
+        message
+            .headers
+            .get(name)
+            .and_then(|value| value.as_str().parse::<i64>().ok())
+    };
+    match (header(TRANSACTION_ID_HEADER), header(POSITION_HEADER)) {
+        (Some(transaction_id), Some(position)) => Ok(CommitCursor {
+            transaction_id,
+            position,
+        }),
+        _ => Err(StoreError::Invalid(format!(
+            "stream message {sequence} lacks the relay's position headers"
+        ))),
+    }
+}
+
+async fn load_checkpoint(conn: &mut PgConnection, relay: &str) -> Result<Checkpoint, StoreError> {
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id::text::int8, position, stream_sequence
+           FROM relay_checkpoints WHERE relay = $1",
     )
     .bind(relay)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(
-        row.map_or_else(CommitCursor::default, |(transaction_id, position)| {
-            CommitCursor {
+    Ok(row.map_or_else(
+        Checkpoint::default,
+        |(transaction_id, position, sequence)| Checkpoint {
+            cursor: CommitCursor {
                 transaction_id,
                 position,
-            }
-        }),
-    )
+            },
+            stream_sequence: u64::try_from(sequence).unwrap_or_default(),
+        },
+    ))
 }
 
 async fn save_checkpoint(
     conn: &mut PgConnection,
     relay: &str,
-    cursor: CommitCursor,
+    checkpoint: Checkpoint,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO relay_checkpoints (relay, transaction_id, position)
-         VALUES ($1, $2::text::xid8, $3)
+        "INSERT INTO relay_checkpoints (relay, transaction_id, position, stream_sequence)
+         VALUES ($1, $2::text::xid8, $3, $4)
          ON CONFLICT (relay) DO UPDATE
             SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
-                updated_at = now()",
+                stream_sequence = EXCLUDED.stream_sequence, updated_at = now()",
     )
     .bind(relay)
-    .bind(cursor.transaction_id.to_string())
-    .bind(cursor.position)
+    .bind(checkpoint.cursor.transaction_id.to_string())
+    .bind(checkpoint.cursor.position)
+    .bind(i64::try_from(checkpoint.stream_sequence).unwrap_or(i64::MAX))
     .execute(&mut *conn)
     .await?;
     Ok(())

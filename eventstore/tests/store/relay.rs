@@ -246,7 +246,9 @@ async fn a_relay_that_died_before_its_checkpoint_does_not_republish() {
     let published_up_to = first.cursor();
     assert_ne!(published_up_to, CommitCursor::default());
     // and died before its checkpoint was written (the row still says "nothing yet"),
-    sqlx::query("UPDATE relay_checkpoints SET transaction_id = '0'::xid8, position = 0")
+    sqlx::query(
+        "UPDATE relay_checkpoints SET transaction_id = '0'::xid8, position = 0, stream_sequence = 0",
+    )
         .execute(&env.pool)
         .await
         .unwrap();
@@ -270,6 +272,81 @@ async fn a_relay_that_died_before_its_checkpoint_does_not_republish() {
     create_agents(&bus, tenant, 5, 1).await;
     assert_eq!(publish_until(&mut second, 5, 50).await, 5);
     assert_eq!(stream_message_count(&env).await, 35);
+
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_relay_resumes_exactly_after_the_last_event_the_stream_holds_in_store_order() {
+    let env = TestEnv::new().await;
+    let bus = command_bus(&env);
+    let tenant = Uuid::now_v7();
+    let relay = relay(&env).with_batch_size(10);
+    create_agents(&bus, tenant, 30, 4).await;
+
+    // Given a relay published 30 events but its checkpoint only records an earlier batch,
+    let mut first = acquire(&relay).await;
+    let deadline = Instant::now() + support::PATIENCE;
+    while first.process_batch().await.unwrap().published == 0 {
+        assert!(Instant::now() < deadline, "nothing became visible");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (transaction_id, position, stream_sequence): (i64, i64, i64) = sqlx::query_as(
+        "SELECT transaction_id::text::int8, position, stream_sequence FROM relay_checkpoints",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert!(stream_sequence < 30);
+    let remaining = usize::try_from(30 - stream_sequence).unwrap();
+    publish_until(&mut first, remaining, 10).await;
+    let published_up_to = first.cursor();
+    drop(first);
+    sqlx::query(
+        "UPDATE relay_checkpoints
+            SET transaction_id = $1::text::xid8, position = $2, stream_sequence = $3",
+    )
+    .bind(transaction_id.to_string())
+    .bind(position)
+    .bind(stream_sequence)
+    .execute(&env.pool)
+    .await
+    .unwrap();
+
+    // when a new relay takes over, it matches the later stream messages against the store
+    // and resumes after them: nothing is published twice.
+    let mut second = acquire(&relay).await;
+    assert_eq!(second.cursor(), published_up_to);
+    let outcome = second.process_batch().await.unwrap();
+    assert_eq!((outcome.published, outcome.duplicates), (0, 0));
+    assert_eq!(stream_message_count(&env).await, 30);
+
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_lost_stream_is_refilled_from_the_store() {
+    let env = TestEnv::new().await;
+    let bus = command_bus(&env);
+    let tenant = Uuid::now_v7();
+    let relay = relay(&env).with_batch_size(50);
+    create_agents(&bus, tenant, 20, 3).await;
+    let mut first = acquire(&relay).await;
+    publish_until(&mut first, 20, 50).await;
+    drop(first);
+
+    // Given the stream is lost (JetStream acks before it fsyncs; or it was deleted),
+    env.jetstream
+        .delete_stream(env.namespace.stream())
+        .await
+        .unwrap();
+
+    // when the relay starts again, it finds the stream behind its checkpoint and
+    // republishes every event from the store into the fresh stream, once.
+    let mut second = acquire(&relay).await;
+    assert_eq!(second.cursor(), CommitCursor::default());
+    assert_eq!(publish_until(&mut second, 20, 50).await, 20);
+    assert_eq!(stream_message_count(&env).await, 20);
 
     env.cleanup().await;
 }
