@@ -75,6 +75,10 @@ impl Platform {
         }
         if Role::QueryApi.in_set(roles) {
             let redis = redis.clone().context("query API needs Redis")?;
+            // Reads must not depend on a projector having started first.
+            projections::agents::ensure_table(&pool)
+                .await
+                .context("creating the agents read model")?;
             let state = query_api::AppState {
                 pool: pool.clone(),
                 agent_summaries: AgentsRedisProjection::new(redis, config.redis_prefix.clone()),

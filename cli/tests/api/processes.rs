@@ -1,0 +1,174 @@
+//! The real `agentos` binary, one process per role, as a deployment runs it: the chain
+//! works across processes, SIGTERM drains each one, and traces reach an OTLP collector.
+
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::routing::post;
+use eventstore::testing::{TestEnv, nats_url, redis_url};
+use serde_json::{Value, json};
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Collects the bodies POSTed to `/v1/traces`.
+async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Bytes>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        post(move |body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("lock").push(body);
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), received)
+}
+
+struct Role {
+    name: &'static str,
+    child: Child,
+    health: String,
+}
+
+fn spawn_role(env: &TestEnv, role: &'static str, port: u16, otlp: &str) -> Role {
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_agentos"))
+        .args(["serve", "--role", role])
+        .env("DATABASE_URL", &env.database_url)
+        .env("NATS_URL", nats_url())
+        .env("REDIS_URL", redis_url())
+        .env("AGENTOS_NAMESPACE", env.namespace.as_str())
+        .env("AGENTOS_REDIS_PREFIX", &env.redis_prefix)
+        .env("AGENTOS_COMMAND_API_ADDR", &addr)
+        .env("AGENTOS_QUERY_API_ADDR", &addr)
+        .env("AGENTOS_OPS_ADDR", &addr)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start agentos");
+    Role {
+        name: role,
+        child,
+        health: format!("http://{addr}"),
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, role: &Role) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(format!("{}/readyz", role.health)).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never became ready",
+            role.name
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends SIGTERM and waits (bounded) for a clean exit.
+async fn terminate(mut role: Role) {
+    let pid = role.child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = role.child.try_wait().expect("wait") {
+            assert!(status.success(), "{} exited with {status}", role.name);
+            return;
+        }
+        if Instant::now() > deadline {
+            role.child.kill().ok();
+            panic!("{} did not stop within 30 s of SIGTERM", role.name);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn roles_in_separate_processes_serve_read_your_writes_and_stop_on_sigterm() {
+    let env = TestEnv::new().await;
+    let (otlp, traces) = otlp_receiver().await;
+    let client = reqwest::Client::new();
+    let command = spawn_role(&env, "command-api", free_port(), &otlp);
+    let query = spawn_role(&env, "query-api", free_port(), &otlp);
+    let relay = spawn_role(&env, "relay", free_port(), &otlp);
+    let projector = spawn_role(&env, "projector", free_port(), &otlp);
+    for role in [&command, &query, &relay, &projector] {
+        wait_ready(&client, role).await;
+    }
+    let key = eventstore::tenants::create_tenant(&env.pool, "acme")
+        .await
+        .expect("tenant")
+        .api_key;
+    let correlation_id = uuid::Uuid::now_v7();
+
+    let created: Value = client
+        .post(format!("{}/v1/agents", command.health))
+        .bearer_auth(&key)
+        .header("X-Correlation-Id", correlation_id.to_string())
+        .json(&json!({"name": "split", "model": {"provider": "scripted", "name": "echo"}}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let read = client
+        .get(format!(
+            "{}/v1/agents/{}",
+            query.health,
+            created["id"].as_str().expect("id")
+        ))
+        .bearer_auth(&key)
+        .header(
+            "X-Consistency-Token",
+            created["consistency_token"].as_str().expect("token"),
+        )
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(read.status(), 200);
+    let agent: Value = read.json().await.expect("json");
+    assert_eq!(agent["name"], "split");
+    assert_eq!(agent["version"], 1);
+
+    for role in [command, query, relay, projector] {
+        terminate(role).await;
+    }
+    // The exporter flushes on shutdown; the HTTP span carries the correlation id.
+    let needle = correlation_id.to_string();
+    let exported = traces
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|body| body.windows(needle.len()).any(|w| w == needle.as_bytes()));
+    assert!(exported, "no exported span carried correlation id {needle}");
+    env.cleanup().await;
+}
