@@ -20,11 +20,13 @@ pub fn idempotency_claim(
         .to_str()
         .ok()
         .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .filter(|k| {
+            !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (b' '..=b'~').contains(&b))
+        })
         .ok_or_else(|| {
             Problem::invalid_field(
                 "Idempotency-Key",
-                "must be 1 to 255 visible ASCII characters",
+                "must be 1 to 255 printable ASCII characters",
             )
         })?;
     let mut hash = Sha256::new();

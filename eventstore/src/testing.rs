@@ -38,7 +38,13 @@ pub struct TestEnv {
 impl TestEnv {
     /// Creates the database (migrated) and connects to NATS.
     pub async fn new() -> Self {
-        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
+        STALE_COLLECTED.get_or_init(collect_stale).await;
+        // The creation time leads the id, so leftovers of crashed tests can be aged out.
+        let id = format!(
+            "{}_{}",
+            unix_seconds(),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         let database_name = format!("agentos_test_{id}");
         let admin_url = database_url();
         let mut admin = PgConnection::connect(&admin_url)
@@ -107,6 +113,67 @@ impl TestEnv {
                 )
                 .await
                 .ok();
+        }
+    }
+}
+
+/// Test resources older than this are leftovers of tests that panicked before cleanup.
+const STALE_AFTER_SECONDS: u64 = 2 * 60 * 60;
+
+static STALE_COLLECTED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether a resource named `<prefix><seconds>_<id>...` was created long ago.
+fn is_stale(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .is_some_and(|created| unix_seconds().saturating_sub(created) > STALE_AFTER_SECONDS)
+}
+
+/// Drops databases, streams and Redis keys that crashed tests left behind.
+async fn collect_stale() {
+    if let Ok(mut admin) = PgConnection::connect(&database_url()).await {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'agentos_test_%'")
+                .fetch_all(&mut admin)
+                .await
+                .unwrap_or_default();
+        for name in names.iter().filter(|n| is_stale(n, "agentos_test_")) {
+            admin
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .ok();
+        }
+        admin.close().await.ok();
+    }
+    if let Ok(nats) = async_nats::connect(nats_url()).await {
+        let jetstream = jetstream::new(nats);
+        let names: Vec<String> = futures::StreamExt::collect::<Vec<_>>(jetstream.stream_names())
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        for name in names.iter().filter(|n| is_stale(n, "T")) {
+            jetstream.delete_stream(name).await.ok();
+        }
+    }
+    if let Ok(client) = redis::Client::open(redis_url())
+        && let Ok(mut redis) = client.get_multiplexed_async_connection().await
+    {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("agentos_test:*")
+            .query_async(&mut redis)
+            .await
+            .unwrap_or_default();
+        let stale: Vec<&String> = keys.iter().filter(|k| is_stale(k, "agentos_test:")).collect();
+        if !stale.is_empty() {
+            redis::cmd("DEL").arg(stale).query_async::<()>(&mut redis).await.ok();
         }
     }
 }

@@ -125,7 +125,8 @@ pub async fn get_agent(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(',')
-                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
         });
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()

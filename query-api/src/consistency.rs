@@ -16,6 +16,27 @@ pub const CONSISTENCY_TOKEN_HEADER: &str = "x-consistency-token";
 const FIRST_POLL: Duration = Duration::from_millis(2);
 const LONGEST_POLL: Duration = Duration::from_millis(25);
 
+/// Whether the token's write is in the event store under this tenant (asked once, when
+/// the read model is not there yet, so a token of another tenant fails fast).
+async fn write_exists(
+    state: &AppState,
+    tenant_id: Uuid,
+    token: &ConsistencyToken,
+) -> Result<bool, Problem> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events
+                         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3
+                           AND tenant_id = $4)",
+    )
+    .bind(&token.aggregate_type)
+    .bind(&token.aggregate_id)
+    .bind(i64::try_from(token.version).unwrap_or(i64::MAX))
+    .bind(tenant_id)
+    .fetch_one(&state.pool)
+    .await
+    .map_err(|err| Problem::internal(&err))
+}
+
 /// Returns once the read model has caught up with the request's consistency token (if
 /// any); a 503 with `Retry-After` when it has not within the state's bound.
 pub async fn wait_for_token(
@@ -56,6 +77,12 @@ pub async fn wait_for_token(
             .map_err(|err| Problem::internal(&err))?;
         if version >= token.version {
             return Ok(());
+        }
+        if pause == FIRST_POLL && !write_exists(state, tenant_id, &token).await? {
+            return Err(Problem::invalid_field(
+                "X-Consistency-Token",
+                "names a write this tenant never made",
+            ));
         }
         let now = Instant::now();
         if now >= deadline {

@@ -184,6 +184,17 @@ async fn a_request_without_a_valid_api_key_is_a_401_with_a_challenge() {
     }
     assert_eq!(app.event_count().await, 0);
 
+    // The scheme name is case-insensitive.
+    let lowercase = format!("bearer {}", app.api_key);
+    let reply = app
+        .post(
+            "/v1/agents",
+            &agent_body("casual"),
+            &[("authorization", &lowercase)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
     app.stop().await;
 }
 

@@ -150,3 +150,22 @@ async fn concurrent_retries_with_one_key_all_get_the_same_answer() {
 
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_malformed_idempotency_key_is_a_422_naming_the_header() {
+    let app = spawn_app().await;
+    let too_long = "k".repeat(256);
+
+    for key in [too_long.as_str(), "   "] {
+        app.post(
+            "/v1/agents",
+            &agent_body("keyed"),
+            &[("idempotency-key", key)],
+        )
+        .await
+        .assert_invalid("Idempotency-Key");
+    }
+    assert_eq!(app.event_count().await, 0);
+
+    app.stop().await;
+}

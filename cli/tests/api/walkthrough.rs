@@ -101,6 +101,13 @@ async fn an_agent_goes_through_its_whole_lifecycle_and_each_read_sees_the_write(
         )
         .await;
     assert_eq!(changed.status, StatusCode::OK);
+    let any = app
+        .get(
+            &format!("/v1/agents/{}", agent.id),
+            &[("if-none-match", "*")],
+        )
+        .await;
+    assert_eq!(any.status, StatusCode::NOT_MODIFIED);
 
     app.stop().await;
 }

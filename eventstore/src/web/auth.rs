@@ -42,9 +42,11 @@ where
             .ok_or_else(|| unauthorized("missing Authorization header"))?
             .to_str()
             .map_err(|_| unauthorized("malformed Authorization header"))?;
+        // The scheme name is case-insensitive (RFC 9110 section 11.1).
         let key = value
-            .strip_prefix("Bearer ")
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized("expected `Authorization: Bearer <api key>`"))?;
         let authenticator = Authenticator::from_ref(state);
