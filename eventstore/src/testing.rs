@@ -139,11 +139,12 @@ fn is_stale(name: &str, prefix: &str) -> bool {
 /// Drops databases, streams and Redis keys that crashed tests left behind.
 async fn collect_stale() {
     if let Ok(mut admin) = PgConnection::connect(&database_url()).await {
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'agentos_test_%'")
-                .fetch_all(&mut admin)
-                .await
-                .unwrap_or_default();
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'agentos_test_%'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
         for name in names.iter().filter(|n| is_stale(n, "agentos_test_")) {
             admin
                 .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
@@ -171,9 +172,16 @@ async fn collect_stale() {
             .query_async(&mut redis)
             .await
             .unwrap_or_default();
-        let stale: Vec<&String> = keys.iter().filter(|k| is_stale(k, "agentos_test:")).collect();
+        let stale: Vec<&String> = keys
+            .iter()
+            .filter(|k| is_stale(k, "agentos_test:"))
+            .collect();
         if !stale.is_empty() {
-            redis::cmd("DEL").arg(stale).query_async::<()>(&mut redis).await.ok();
+            redis::cmd("DEL")
+                .arg(stale)
+                .query_async::<()>(&mut redis)
+                .await
+                .ok();
         }
     }
 }
