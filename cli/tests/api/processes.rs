@@ -11,6 +11,12 @@ use axum::routing::post;
 use eventstore::testing::{TestEnv, nats_url, redis_url};
 use serde_json::{Value, json};
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
@@ -168,7 +174,17 @@ async fn roles_in_separate_processes_serve_read_your_writes_and_stop_on_sigterm(
         .lock()
         .expect("lock")
         .iter()
-        .any(|body| body.windows(needle.len()).any(|w| w == needle.as_bytes()));
+        .any(|body| contains(body, needle.as_bytes()));
     assert!(exported, "no exported span carried correlation id {needle}");
+    // The projector process records the same id on the span of each event it applies.
+    let projected = traces
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|body| contains(body, b"project_event") && contains(body, needle.as_bytes()));
+    assert!(
+        projected,
+        "no project_event span carried correlation id {needle}"
+    );
     env.cleanup().await;
 }

@@ -3,6 +3,7 @@
 
 mod command_bus;
 mod idempotency;
+mod migrations;
 mod reader;
 mod relay;
 mod support;
