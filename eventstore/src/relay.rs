@@ -26,19 +26,24 @@ const IDLE_POLL_MAX: Duration = Duration::from_millis(200);
 const STANDBY_RETRY: Duration = Duration::from_millis(500);
 const WAKE_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// Creates the event stream if it does not exist yet, and returns it.
+/// Creates the event stream, or brings an existing one to this configuration, and
+/// returns it.
 pub async fn ensure_stream(
     jetstream: &jetstream::Context,
     namespace: &Namespace,
 ) -> Result<stream::Stream, StoreError> {
     jetstream
-        .get_or_create_stream(stream::Config {
+        .create_or_update_stream(stream::Config {
             name: namespace.stream(),
             subjects: vec![format!("{}.>", namespace.subject_prefix())],
             storage: stream::StorageType::File,
             duplicate_window: DUPLICATE_WINDOW,
             ..Default::default()
         })
+        .await
+        .map_err(StoreError::nats)?;
+    jetstream
+        .get_stream(namespace.stream())
         .await
         .map_err(StoreError::nats)
 }

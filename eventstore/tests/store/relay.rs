@@ -444,3 +444,29 @@ async fn the_event_stream_takes_every_event_subject_on_file_with_a_two_minute_de
     drop(active);
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_existing_stream_with_other_settings_is_brought_to_the_designed_ones() {
+    let env = TestEnv::new().await;
+    // Given the stream exists with a short dedup window and one narrow subject,
+    env.jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: env.namespace.stream(),
+            subjects: vec![format!("{}.events.x.>", env.namespace)],
+            storage: StorageType::File,
+            duplicate_window: Duration::from_secs(5),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // when the platform ensures it at start,
+    let mut stream = ensure_stream(&env.jetstream, &env.namespace).await.unwrap();
+
+    // then it takes every event subject with the two-minute window.
+    let config = &stream.info().await.unwrap().config;
+    assert_eq!(config.subjects, vec![format!("{}.events.>", env.namespace)]);
+    assert_eq!(config.duplicate_window, DUPLICATE_WINDOW);
+
+    env.cleanup().await;
+}
