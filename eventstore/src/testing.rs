@@ -191,16 +191,49 @@ pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = match base.rfind('/') {
-        Some(i)
-            if base[..i].contains("//") && base[..i].len() > base.find("//").unwrap_or(0) + 1 =>
-        {
-            &base[..i]
-        }
-        _ => base,
+    // The path starts at the first '/' after "scheme://authority".
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(path_start) => &base[..authority_start + path_start],
+        None => base,
     };
     match query {
         Some(q) => format!("{base}/{database}?{q}"),
         None => format!("{base}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_or_adds_the_database_and_keeps_the_query() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn ages_only_resources_named_with_an_old_timestamp() {
+        let old = unix_seconds() - STALE_AFTER_SECONDS - 10;
+        assert!(is_stale(
+            &format!("agentos_test_{old}_abcd"),
+            "agentos_test_"
+        ));
+        assert!(!is_stale(
+            &format!("agentos_test_{}_abcd", unix_seconds()),
+            "agentos_test_"
+        ));
+        assert!(!is_stale("agentos_test_deadbeef", "agentos_test_"));
     }
 }
