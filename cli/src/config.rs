@@ -37,8 +37,10 @@ pub struct Config {
     /// Prefix of every Redis key.
     #[arg(long, env = "AGENTOS_REDIS_PREFIX", default_value = "agentos")]
     pub redis_prefix: String,
-    /// Longest wait of a read that carries X-Consistency-Token, in milliseconds.
-    #[arg(long, env = "AGENTOS_CONSISTENCY_WAIT_MS", default_value_t = 5000)]
+    /// Longest wait of a read that carries X-Consistency-Token, in milliseconds (at most
+    /// 25,000: the wait must end well before the 30 s request timeout).
+    #[arg(long, env = "AGENTOS_CONSISTENCY_WAIT_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(0..=25_000))]
     pub consistency_wait_ms: u64,
     /// Postgres connections per process.
     #[arg(long, env = "AGENTOS_DB_MAX_CONNECTIONS", default_value_t = 32)]

@@ -63,7 +63,7 @@ where
     }
 
     /// Executes `command` on `aggregate_id`.
-    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, aggregate_id, correlation_id = %context.correlation_id), err(Display))]
+    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, aggregate_id, correlation_id = %context.correlation_id))]
     pub async fn execute(
         &self,
         aggregate_id: &str,
@@ -108,6 +108,15 @@ where
             .await
             .map_err(store_error)?;
         let current = aggregate_context.current_sequence as u64;
+        let sink = EventSink::default();
+        aggregate_context
+            .aggregate()
+            .handle(command, &self.services, &sink)
+            .await
+            .map_err(CommandError::Rejected)?;
+        // The precondition is checked only once the domain accepted the command: a command
+        // on an aggregate the caller cannot see is the domain's "not found", and a version
+        // answered before that would tell any tenant that the aggregate exists.
         if let Some(expected) = context.expected_version
             && expected != current
         {
@@ -116,12 +125,6 @@ where
                 actual: current,
             });
         }
-        let sink = EventSink::default();
-        aggregate_context
-            .aggregate()
-            .handle(command, &self.services, &sink)
-            .await
-            .map_err(CommandError::Rejected)?;
         let events = sink.collect().await;
         let status_code = context.idempotency.as_ref().map_or(200, |c| c.status_code);
         if events.is_empty() {

@@ -9,14 +9,18 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::reader::{self, CommitCursor};
+
+mod checkpoint;
+
 use crate::{CloudEvent, Namespace, StoreError, StoredEvent};
+use checkpoint::{Checkpoint, load_checkpoint, save_checkpoint};
 
 /// Header with the store's transaction id of the event (its commit-order key).
 pub const TRANSACTION_ID_HEADER: &str = "Agentos-Transaction-Id";
 /// Header with the store's position of the event.
 pub const POSITION_HEADER: &str = "Agentos-Position";
 /// JetStream's dedup header, which the relay sets to the event id.
-const NATS_MESSAGE_ID: &str = "Nats-Msg-Id";
+pub(crate) const NATS_MESSAGE_ID: &str = "Nats-Msg-Id";
 /// How long JetStream remembers a `Nats-Msg-Id`.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
@@ -44,6 +48,37 @@ pub async fn ensure_stream(
         .map_err(StoreError::nats)?;
     jetstream
         .get_stream(namespace.stream())
+        .await
+        .map_err(StoreError::nats)
+}
+
+/// Publishes one stored event as the relay does: CloudEvents JSON on its subject,
+/// `Nats-Msg-Id` = event id, the store position in headers, and
+/// `Nats-Expected-Last-Sequence` so it is stored only right after `expected_last_sequence`.
+pub async fn publish_event(
+    jetstream: &jetstream::Context,
+    namespace: &Namespace,
+    event: &StoredEvent,
+    expected_last_sequence: u64,
+) -> Result<PublishAckFuture, StoreError> {
+    let body = serde_json::to_vec(&CloudEvent::from_stored(event)?)?;
+    let subject = namespace.event_subject(
+        &event.tenant_id.to_string(),
+        &event.aggregate_type,
+        &event.aggregate_id,
+    );
+    let message = PublishMessage::build()
+        .payload(body.into())
+        .message_id(event.event_id.to_string())
+        .expected_last_sequence(expected_last_sequence)
+        .header("Content-Type", "application/cloudevents+json")
+        .header(
+            TRANSACTION_ID_HEADER,
+            event.transaction_id.to_string().as_str(),
+        )
+        .header(POSITION_HEADER, event.position.to_string().as_str());
+    jetstream
+        .send_publish(subject, message)
         .await
         .map_err(StoreError::nats)
 }
@@ -199,13 +234,6 @@ pub struct ActiveRelay {
     relay: Relay,
 }
 
-/// Where the relay is: after `cursor` in the store, after `stream_sequence` in the stream.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Checkpoint {
-    cursor: CommitCursor,
-    stream_sequence: u64,
-}
-
 impl ActiveRelay {
     /// Where this relay has published up to.
     pub fn cursor(&self) -> CommitCursor {
@@ -227,8 +255,18 @@ impl ActiveRelay {
             return Ok(BatchOutcome::default());
         };
         let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(events.len());
-        for event in &events {
-            acks.push(self.publish(event).await?);
+        // Each message names the stream sequence it must follow: if one is lost (say the
+        // connection dropped mid-batch), every later one is refused, so the stream never
+        // holds an event past a gap, and the next batch starts again at the lost one.
+        let base = self.checkpoint.stream_sequence;
+        for (offset, event) in (0u64..).zip(&events) {
+            let publish = publish_event(
+                &self.relay.jetstream,
+                &self.relay.namespace,
+                event,
+                base + offset,
+            );
+            acks.push(publish.await?);
         }
         let mut outcome = BatchOutcome {
             published: events.len(),
@@ -250,29 +288,6 @@ impl ActiveRelay {
         metrics::counter!("agentos_relay_duplicates_total").increment(outcome.duplicates as u64);
         metrics::histogram!("agentos_relay_batch_seconds").record(started.elapsed().as_secs_f64());
         Ok(outcome)
-    }
-
-    async fn publish(&self, event: &StoredEvent) -> Result<PublishAckFuture, StoreError> {
-        let body = serde_json::to_vec(&CloudEvent::from_stored(event)?)?;
-        let subject = self.relay.namespace.event_subject(
-            &event.tenant_id.to_string(),
-            &event.aggregate_type,
-            &event.aggregate_id,
-        );
-        let message = PublishMessage::build()
-            .payload(body.into())
-            .message_id(event.event_id.to_string())
-            .header("Content-Type", "application/cloudevents+json")
-            .header(
-                TRANSACTION_ID_HEADER,
-                event.transaction_id.to_string().as_str(),
-            )
-            .header(POSITION_HEADER, event.position.to_string().as_str());
-        self.relay
-            .jetstream
-            .send_publish(subject, message)
-            .await
-            .map_err(StoreError::nats)
     }
 
     async fn pump(
@@ -308,142 +323,4 @@ impl ActiveRelay {
             }
         }
     }
-
-    /// Brings the checkpoint in line with the stream. Past the checkpoint the stream may
-    /// hold events published just before a crash: they are matched, in order, against the
-    /// store's next events, and the relay resumes at the first one the stream lacks, so
-    /// nothing is published twice even after the dedup window, and nothing is skipped. A
-    /// stream that lost messages (or was recreated) is behind the checkpoint: the relay
-    /// then resumes after the stream's last event and republishes the rest from the store.
-    async fn reconcile_with_stream(
-        &mut self,
-        mut stream: stream::Stream,
-    ) -> Result<(), StoreError> {
-        let last_sequence = stream
-            .info()
-            .await
-            .map_err(StoreError::nats)?
-            .state
-            .last_sequence;
-        let stored = self.checkpoint;
-        if last_sequence < stored.stream_sequence {
-            self.checkpoint = match last_sequence {
-                0 => Checkpoint::default(),
-                sequence => Checkpoint {
-                    cursor: published_cursor(&stream, sequence).await?,
-                    stream_sequence: sequence,
-                },
-            };
-            tracing::warn!(?stored, resumed = ?self.checkpoint, "stream is behind the relay checkpoint; republishing from the store");
-        } else if last_sequence > stored.stream_sequence {
-            self.match_unrecorded(&stream, last_sequence).await?;
-        }
-        if self.checkpoint != stored {
-            save_checkpoint(
-                &mut self.conn,
-                &self.relay.namespace.stream(),
-                self.checkpoint,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Advances over the stream messages after the checkpoint that are the store's next
-    /// events, in order.
-    async fn match_unrecorded(
-        &mut self,
-        stream: &stream::Stream,
-        last_sequence: u64,
-    ) -> Result<(), StoreError> {
-        let first = self.checkpoint.stream_sequence + 1;
-        let count = i64::try_from(last_sequence - first + 1).unwrap_or(i64::MAX);
-        let expected = reader::read_after(&mut self.conn, self.checkpoint.cursor, count).await?;
-        for (sequence, event) in (first..=last_sequence).zip(&expected) {
-            let id = match stream.get_raw_message(sequence).await {
-                Ok(message) => message
-                    .headers
-                    .get(NATS_MESSAGE_ID)
-                    .map(|v| v.as_str().to_owned()),
-                Err(err) => Some(format!("unreadable: {err}")),
-            };
-            if id.as_deref() != Some(event.event_id.to_string().as_str()) {
-                tracing::warn!(sequence, expected = %event.event_id, found = ?id, "stream diverges from the store; resuming at the gap");
-                break;
-            }
-            self.checkpoint = Checkpoint {
-                cursor: CommitCursor::after(event),
-                stream_sequence: sequence,
-            };
-        }
-        tracing::info!(checkpoint = ?self.checkpoint, "checkpoint reconciled with the stream");
-        Ok(())
-    }
-}
-
-/// The store position of the event the stream holds at `sequence`.
-async fn published_cursor(
-    stream: &stream::Stream,
-    sequence: u64,
-) -> Result<CommitCursor, StoreError> {
-    let message = stream
-        .get_raw_message(sequence)
-        .await
-        .map_err(StoreError::nats)?;
-    let header = |name: &str| {
-        message
-            .headers
-            .get(name)
-            .and_then(|value| value.as_str().parse::<i64>().ok())
-    };
-    match (header(TRANSACTION_ID_HEADER), header(POSITION_HEADER)) {
-        (Some(transaction_id), Some(position)) => Ok(CommitCursor {
-            transaction_id,
-            position,
-        }),
-        _ => Err(StoreError::Invalid(format!(
-            "stream message {sequence} lacks the relay's position headers"
-        ))),
-    }
-}
-
-async fn load_checkpoint(conn: &mut PgConnection, relay: &str) -> Result<Checkpoint, StoreError> {
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT transaction_id::text::int8, position, stream_sequence
-           FROM relay_checkpoints WHERE relay = $1",
-    )
-    .bind(relay)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map_or_else(
-        Checkpoint::default,
-        |(transaction_id, position, sequence)| Checkpoint {
-            cursor: CommitCursor {
-                transaction_id,
-                position,
-            },
-            stream_sequence: u64::try_from(sequence).unwrap_or_default(),
-        },
-    ))
-}
-
-async fn save_checkpoint(
-    conn: &mut PgConnection,
-    relay: &str,
-    checkpoint: Checkpoint,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO relay_checkpoints (relay, transaction_id, position, stream_sequence)
-         VALUES ($1, $2::text::xid8, $3, $4)
-         ON CONFLICT (relay) DO UPDATE
-            SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
-                stream_sequence = EXCLUDED.stream_sequence, updated_at = now()",
-    )
-    .bind(relay)
-    .bind(checkpoint.cursor.transaction_id.to_string())
-    .bind(checkpoint.cursor.position)
-    .bind(i64::try_from(checkpoint.stream_sequence).unwrap_or(i64::MAX))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }

@@ -188,3 +188,15 @@ async fn roles_in_separate_processes_serve_read_your_writes_and_stop_on_sigterm(
     );
     env.cleanup().await;
 }
+
+#[test]
+fn a_consistency_wait_beyond_the_request_timeout_is_refused_at_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_agentos"))
+        .args(["--consistency-wait-ms", "40000", "migrate"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/never")
+        .output()
+        .expect("run agentos");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("consistency-wait-ms"), "{stderr}");
+}

@@ -35,14 +35,24 @@ async fn another_tenant_can_neither_see_nor_change_an_agent() {
             .await
             .assert_problem(StatusCode::NOT_FOUND, "not-found");
     }
+    // If-Match never reveals another tenant's agent or its version: matching or not,
+    // the answer is the same 404 (and so for an id nobody has).
     let path = format!("/v1/agents/{}/config", agent.id);
-    app.post(
-        &path,
-        &json!({"name": "hijacked"}),
-        &[("authorization", &intruder), ("if-match", "\"1\"")],
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    for version in ["\"1\"", "\"7\"", "\"0\""] {
+        let reply = app
+            .post(
+                &path,
+                &json!({"name": "hijacked"}),
+                &[("authorization", &intruder), ("if-match", version)],
+            )
+            .await;
+        reply.assert_problem(StatusCode::NOT_FOUND, "not-found");
+        assert!(!reply.detail().contains("version"), "{}", reply.text);
+    }
+    let nobody = format!("/v1/agents/{}/pause", uuid::Uuid::now_v7());
+    app.post(&nobody, &json!({}), &[("if-match", "\"3\"")])
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
     assert_eq!(app.event_count().await, 1);
 
     let theirs = app

@@ -4,16 +4,20 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use axum::response::IntoResponse;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use super::ops::{self, Dependencies};
 use super::problem::{self, Problem};
 use super::request::CORRELATION_ID_HEADER;
+
+/// Longest a request may take; longer ones get a 503 problem.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -28,10 +32,22 @@ pub fn finish(routes: Router, dependencies: Dependencies) -> Router {
         .layer(axum::middleware::from_fn(ops::track_http))
         .layer(axum::middleware::from_fn(correlate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "timeout",
+                        format!(
+                            "the request did not finish within {} s; retry it (with the same \
+                     Idempotency-Key for a command)",
+                            REQUEST_TIMEOUT.as_secs()
+                        ),
+                    )
+                    .with_retry_after(1)
+                }))
+                .layer(tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT)),
+        )
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 Problem::internal(&"handler panicked").into_response()

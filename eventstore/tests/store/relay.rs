@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::stream::StorageType;
-use eventstore::relay::{ActiveRelay, DUPLICATE_WINDOW, ensure_stream};
+use eventstore::relay::{ActiveRelay, DUPLICATE_WINDOW, ensure_stream, publish_event};
 use eventstore::testing::TestEnv;
 use eventstore::{CloudEvent, CommitCursor, Relay};
 use futures::StreamExt;
@@ -467,6 +467,46 @@ async fn an_existing_stream_with_other_settings_is_brought_to_the_designed_ones(
     let config = &stream.info().await.unwrap().config;
     assert_eq!(config.subjects, vec![format!("{}.events.>", env.namespace)]);
     assert_eq!(config.duplicate_window, DUPLICATE_WINDOW);
+
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_following_a_lost_one_is_refused_so_the_stream_never_skips() {
+    let env = TestEnv::new().await;
+    let bus = command_bus(&env);
+    create_agents(&bus, Uuid::now_v7(), 3, 1).await;
+    ensure_stream(&env.jetstream, &env.namespace).await.unwrap();
+    let events = eventually("three events to be readable", || async {
+        let page = eventstore::reader::read_after(&env.pool, CommitCursor::default(), 10)
+            .await
+            .unwrap();
+        (page.len() == 3).then_some(page)
+    })
+    .await;
+
+    // Given the first event's message was lost on its way (the stream is still empty),
+    // when the relay's pipelined messages for the second and third arrive,
+    for (event, expected_last) in events[1..].iter().zip(1u64..) {
+        let ack = publish_event(&env.jetstream, &env.namespace, event, expected_last)
+            .await
+            .unwrap()
+            .await;
+        // then each is refused instead of being stored ahead of the first,
+        assert!(ack.is_err(), "stored past a gap: {ack:?}");
+    }
+    assert_eq!(stream_message_count(&env).await, 0);
+
+    // and publishing again from the first event stores all three in order.
+    for (event, expected_last) in events.iter().zip(0u64..) {
+        let ack = publish_event(&env.jetstream, &env.namespace, event, expected_last)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, expected_last + 1);
+    }
+    assert_eq!(stream_message_count(&env).await, 3);
 
     env.cleanup().await;
 }
