@@ -1,6 +1,6 @@
 //! `Idempotency-Key` and `If-Match`: parsing and the request fingerprint.
 
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, StatusCode};
 use eventstore::metadata::IdempotencyClaim;
 use eventstore::web::Problem;
 use sha2::{Digest, Sha256};
@@ -51,9 +51,15 @@ pub fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     if text == "*" {
         return Ok(None);
     }
-    text.strip_prefix("W/")
-        .unwrap_or(text)
-        .trim_matches('"')
+    if text.starts_with("W/") {
+        // If-Match compares strongly (RFC 9110 section 13.1.1): a weak tag never matches.
+        return Err(Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version-mismatch",
+            "If-Match needs a strong ETag such as \"3\"; a weak one never matches",
+        ));
+    }
+    text.trim_matches('"')
         .parse::<u64>()
         .map(Some)
         .map_err(|_| Problem::invalid_field("If-Match", "must be an ETag like \"3\""))
@@ -71,14 +77,16 @@ mod tests {
     }
 
     #[test]
-    fn parses_quoted_weak_and_bare_versions() {
+    fn parses_strong_versions_and_never_matches_a_weak_one() {
         assert_eq!(
             expected_version(&headers("if-match", "\"3\"")).unwrap(),
             Some(3)
         );
         assert_eq!(
-            expected_version(&headers("if-match", "W/\"4\"")).unwrap(),
-            Some(4)
+            expected_version(&headers("if-match", "W/\"4\""))
+                .unwrap_err()
+                .status,
+            412
         );
         assert_eq!(expected_version(&headers("if-match", "*")).unwrap(), None);
         assert_eq!(expected_version(&HeaderMap::new()).unwrap(), None);
