@@ -12,7 +12,7 @@ use crate::{AppState, agents};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "AgentOS command API", version = "1", description = "Commands that change AgentOS state. Every accepted command appends events; the response carries a consistency token for the query API."),
+    info(license(name = "Apache-2.0", identifier = "Apache-2.0"), title = "AgentOS command API", version = "1", description = "Commands that change AgentOS state. Every accepted command appends events; the response carries a consistency token for the query API."),
     components(schemas(Problem, domain::FieldError)),
     modifiers(&BearerAuth),
     tags((name = "agents", description = "Agent lifecycle and configuration"))

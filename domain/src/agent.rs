@@ -84,7 +84,7 @@ pub enum AgentCommand {
     PauseAgent {
         /// The caller's tenant.
         tenant_id: Uuid,
-        /// Why, at most 500 characters.
+        /// Why, at most 500 characters; tab and line breaks are its only control characters.
         reason: Option<String>,
         /// When the command was accepted.
         now: DateTime<Utc>,
@@ -100,7 +100,7 @@ pub enum AgentCommand {
     ArchiveAgent {
         /// The caller's tenant.
         tenant_id: Uuid,
-        /// Why, at most 500 characters.
+        /// Why, at most 500 characters; tab and line breaks are its only control characters.
         reason: Option<String>,
         /// When the command was accepted.
         now: DateTime<Utc>,

@@ -19,7 +19,7 @@ use crate::consistency::wait_for_token;
 pub struct ListAgentsParams {
     /// `active`, `paused` or `archived`.
     pub status: Option<String>,
-    /// Agents whose name starts with this (case-sensitive).
+    /// Names starting with this (case-sensitive), at most 100 characters, no control characters.
     pub name_prefix: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
@@ -54,6 +54,7 @@ pub async fn list_agents(
 }
 
 fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
+    // Only these exact words reach the database, so a status holding NUL stops here.
     if let Some(status) = &params.status
         && !["active", "paused", "archived"].contains(&status.as_str())
     {
@@ -62,20 +63,26 @@ fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
             "must be active, paused or archived",
         ));
     }
-    if params
-        .name_prefix
-        .as_ref()
-        .is_some_and(|p| p.chars().count() > 100)
-    {
-        return Err(Problem::invalid_field(
-            "name_prefix",
-            "must be at most 100 characters",
-        ));
+    if let Some(prefix) = &params.name_prefix {
+        if prefix.chars().count() > 100 {
+            return Err(Problem::invalid_field(
+                "name_prefix",
+                "must be at most 100 characters",
+            ));
+        }
+        // Agent names may not hold control characters, and Postgres text cannot hold NUL at all.
+        if prefix.chars().any(char::is_control) {
+            return Err(Problem::invalid_field(
+                "name_prefix",
+                "must not contain control characters",
+            ));
+        }
     }
     let limit = params.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Problem::invalid_field("limit", "must be between 1 and 200"));
     }
+    // Only the decoded id reaches the database, never the cursor's text.
     if let Some(cursor) = &params.cursor
         && agents::decode_cursor(cursor).is_none()
     {

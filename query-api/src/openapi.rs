@@ -12,7 +12,7 @@ use crate::{AppState, agents};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "AgentOS query API", version = "1", description = "Reads from AgentOS read models. Send a command's consistency token as `X-Consistency-Token` to read your own write."),
+    info(license(name = "Apache-2.0", identifier = "Apache-2.0"), title = "AgentOS query API", version = "1", description = "Reads from AgentOS read models. Send a command's consistency token as `X-Consistency-Token` to read your own write."),
     components(schemas(Problem, domain::FieldError)),
     modifiers(&BearerAuth),
     tags((name = "agents", description = "Agent read models"))

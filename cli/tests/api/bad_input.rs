@@ -134,6 +134,96 @@ async fn values_that_break_a_rule_are_422s_naming_the_field() {
 }
 
 #[tokio::test]
+async fn a_nul_character_in_any_text_field_is_a_422_naming_it_and_appends_nothing() {
+    let app = spawn_app().await;
+    let agent = app.an_agent("nul-free").await;
+    // Postgres refuses NUL in text and jsonb, so letting one through would be a 500.
+    let nul = "a\u{0}b";
+
+    let mut cases = Vec::new();
+    for (pointer, field) in [
+        ("/name", "name"),
+        ("/description", "description"),
+        ("/model/provider", "model.provider"),
+        ("/model/name", "model.name"),
+        ("/system_prompt", "system_prompt"),
+    ] {
+        let mut body = agent_body("nul");
+        *body.pointer_mut(pointer).expect("field in the body") = json!(nul);
+        cases.push(("/v1/agents".to_owned(), body, field));
+    }
+    let mut body = agent_body("nul-key");
+    body["metadata"] = json!({});
+    body["metadata"][nul] = json!("billing");
+    cases.push(("/v1/agents".to_owned(), body, "metadata"));
+    let mut body = agent_body("nul-value");
+    body["metadata"] = json!({"team": nul});
+    cases.push(("/v1/agents".to_owned(), body, "metadata.team"));
+    let config = format!("/v1/agents/{}/config", agent.id);
+    for (body, field) in [
+        (json!({"name": nul}), "name"),
+        (json!({"system_prompt": nul}), "system_prompt"),
+        (json!({"metadata": {"team": nul}}), "metadata.team"),
+    ] {
+        cases.push((config.clone(), body, field));
+    }
+    for action in ["pause", "archive"] {
+        let path = format!("/v1/agents/{}/{action}", agent.id);
+        cases.push((path, json!({"reason": nul}), "reason"));
+    }
+
+    for (path, body, field) in cases {
+        assert!(body.to_string().contains("\\u0000"), "sent as JSON \\u0000");
+        let reply = app.post(&path, &body, &[]).await;
+        reply.assert_invalid(field);
+        assert_eq!(reply.error_fields(), [field], "{path}: {}", reply.text);
+        let message = reply.body["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(message.contains("NUL"), "{path}: {}", reply.text);
+    }
+    assert_eq!(
+        app.event_count().await,
+        1,
+        "only the first agent was stored"
+    );
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn identifiers_refuse_control_characters_but_free_text_keeps_its_line_breaks() {
+    let app = spawn_app().await;
+
+    for (pointer, field) in [("/name", "name"), ("/model/provider", "model.provider")] {
+        let mut body = agent_body("bell");
+        *body.pointer_mut(pointer).expect("field in the body") = json!("ding\u{7}");
+        app.create_agent(&body).await.assert_invalid(field);
+    }
+    let mut body = agent_body("bell");
+    body["metadata"] = json!({"line\nbreak": "v"});
+    app.create_agent(&body).await.assert_invalid("metadata");
+    assert_eq!(app.event_count().await, 0);
+
+    let mut body = agent_body("laid out");
+    body["description"] = json!("Line one\r\nLine two");
+    body["system_prompt"] = json!("Rules:\n\t- be brief");
+    body["metadata"] = json!({"notes": "one\ntwo"});
+    let created = app.create_agent(&body).await.accepted(StatusCode::CREATED);
+    let reason = json!({"reason": "Budget review:\n\twait for finance"});
+    let paused = app.command_ok(created.id, "pause", &reason).await;
+    let read = app.read_agent(created.id, &paused.token).await;
+    assert_eq!(
+        read.body["description"], "Line one\r\nLine two",
+        "{}",
+        read.text
+    );
+    assert_eq!(read.body["system_prompt"], "Rules:\n\t- be brief");
+    assert_eq!(read.body["metadata"]["notes"], "one\ntwo");
+    assert_eq!(read.body["status"], "paused");
+
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_is_a_415() {
     let app = spawn_app().await;
     let body = agent_body("untyped").to_string();

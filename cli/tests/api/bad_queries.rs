@@ -37,6 +37,28 @@ async fn list_parameters_out_of_range_are_422s_naming_the_parameter() {
 }
 
 #[tokio::test]
+async fn a_nul_or_control_character_in_a_list_parameter_is_a_422_naming_it() {
+    let app = spawn_app().await;
+
+    // Postgres text cannot hold NUL, so none may reach the database as a 500.
+    for (query, field) in [
+        ("name_prefix=a%00b", "name_prefix"),
+        ("name_prefix=%00", "name_prefix"),
+        ("name_prefix=a%07b", "name_prefix"),
+        ("name_prefix=a%0Ab", "name_prefix"),
+        ("status=active%00", "status"),
+        ("cursor=%00", "cursor"),
+        ("cursor=AAAAAAAAAAAAAAAAAAAAAA%00", "cursor"),
+    ] {
+        let reply = app.get(&format!("/v1/agents?{query}"), &[]).await;
+        reply.assert_invalid(field);
+        assert_eq!(reply.error_fields(), [field], "{query}: {}", reply.text);
+    }
+
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_unknown_query_parameter_is_a_422_naming_it() {
     let app = spawn_app().await;
 

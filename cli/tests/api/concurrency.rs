@@ -35,7 +35,11 @@ async fn a_stale_if_match_is_a_412_and_a_current_one_succeeds() {
     ahead.assert_problem(StatusCode::PRECONDITION_FAILED, "version-mismatch");
     assert_eq!(app.event_count().await, 2);
 
-    for (if_match, version) in [("\"2\"", 3), ("W/\"3\"", 4), ("4", 5), ("*", 6)] {
+    // If-Match compares strongly: a weak tag never matches, even with the right version.
+    app.post(&path, &json!({"description": "weak"}), &[("if-match", "W/\"2\"")])
+        .await
+        .assert_problem(StatusCode::PRECONDITION_FAILED, "version-mismatch");
+    for (if_match, version) in [("\"2\"", 3), ("\"3\"", 4), ("4", 5), ("*", 6)] {
         let reply = app
             .post(
                 &path,

@@ -21,12 +21,19 @@ const MAX_METADATA_KEY_CHARS: usize = 64;
 const MAX_METADATA_VALUE_CHARS: usize = 1_024;
 const MAX_REASON_CHARS: usize = 500;
 
+/// The control characters free text may hold: tab and line breaks. Identifiers hold none.
+const LINE_LAYOUT: &[char] = &['\t', '\n', '\r'];
+const NUL_MESSAGE: &str = "must not contain NUL characters";
+const CONTROL_MESSAGE: &str = "must not contain control characters";
+const FREE_TEXT_CONTROL_MESSAGE: &str =
+    "must not contain control characters other than tab and line breaks";
+
 /// The language model an agent runs on and how it samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ModelConfig {
-    /// Who serves the model, such as `openai` or `anthropic`.
+    /// Who serves the model, such as `openai` or `anthropic`; no control characters.
     pub provider: String,
-    /// The provider's name for the model.
+    /// The provider's name for the model; no control characters.
     pub name: String,
     /// Sampling temperature, from 0 to 2.
     pub temperature: f64,
@@ -37,17 +44,17 @@ pub struct ModelConfig {
 /// Everything a tenant can configure about an agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AgentConfig {
-    /// Display name, 1 to 100 characters after trimming.
+    /// Display name, 1 to 100 characters after trimming, with no control characters.
     pub name: String,
-    /// Free text, at most 2,000 characters.
+    /// Free text, at most 2,000 characters; tab and line breaks are its only control characters.
     pub description: String,
     /// The model the agent runs on.
     pub model: ModelConfig,
-    /// Instructions given to the model before every conversation, at most 100,000 characters.
+    /// Instructions given before every conversation; free text of at most 100,000 characters.
     pub system_prompt: String,
     /// Tools the agent may call, at most 128 and each at most once.
     pub tool_ids: Vec<Uuid>,
-    /// Caller-defined labels, at most 64 entries.
+    /// Caller-defined labels, at most 64; keys hold no control characters, values are free text.
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -58,12 +65,14 @@ impl AgentConfig {
 
         require_not_blank(&mut errors, "name", &self.name);
         require_max_chars(&mut errors, "name", &self.name, MAX_NAME_CHARS);
+        require_single_line(&mut errors, "name", &self.name);
         require_max_chars(
             &mut errors,
             "description",
             &self.description,
             MAX_DESCRIPTION_CHARS,
         );
+        require_free_text(&mut errors, "description", &self.description);
         self.model.collect_violations(&mut errors);
         require_max_chars(
             &mut errors,
@@ -71,6 +80,7 @@ impl AgentConfig {
             &self.system_prompt,
             MAX_SYSTEM_PROMPT_CHARS,
         );
+        require_free_text(&mut errors, "system_prompt", &self.system_prompt);
         collect_tool_violations(&mut errors, &self.tool_ids);
         collect_metadata_violations(&mut errors, &self.metadata);
 
@@ -86,8 +96,10 @@ impl ModelConfig {
     fn collect_violations(&self, errors: &mut Vec<FieldError>) {
         require_not_blank(errors, "model.provider", &self.provider);
         require_max_chars(errors, "model.provider", &self.provider, MAX_PROVIDER_CHARS);
+        require_single_line(errors, "model.provider", &self.provider);
         require_not_blank(errors, "model.name", &self.name);
         require_max_chars(errors, "model.name", &self.name, MAX_MODEL_NAME_CHARS);
+        require_single_line(errors, "model.name", &self.name);
         // A NaN fails the range check too, so one test covers non-finite values.
         if !(0.0..=MAX_TEMPERATURE).contains(&self.temperature) {
             errors.push(FieldError::new(
@@ -109,6 +121,7 @@ pub(crate) fn validate_reason(reason: Option<&str>) -> Result<(), Vec<FieldError
     let mut errors = Vec::new();
     if let Some(reason) = reason {
         require_max_chars(&mut errors, "reason", reason, MAX_REASON_CHARS);
+        require_free_text(&mut errors, "reason", reason);
     }
     if errors.is_empty() {
         Ok(())
@@ -146,13 +159,15 @@ fn collect_metadata_violations(errors: &mut Vec<FieldError>, metadata: &BTreeMap
             format!("keys must be between 1 and {MAX_METADATA_KEY_CHARS} characters"),
         ));
     }
+    // A character rule holds for every key exactly when it holds for the keys joined.
+    let all_keys: String = metadata.keys().map(String::as_str).collect();
+    if let Some(message) = control_violation(&all_keys, &[], CONTROL_MESSAGE) {
+        errors.push(FieldError::new("metadata", format!("keys {message}")));
+    }
     for (key, value) in metadata {
-        require_max_chars(
-            errors,
-            &format!("metadata.{key}"),
-            value,
-            MAX_METADATA_VALUE_CHARS,
-        );
+        let field = format!("metadata.{key}");
+        require_max_chars(errors, &field, value, MAX_METADATA_VALUE_CHARS);
+        require_free_text(errors, &field, value);
     }
 }
 
@@ -168,6 +183,35 @@ fn require_max_chars(errors: &mut Vec<FieldError>, field: &str, value: &str, max
             field,
             format!("must be at most {max} characters"),
         ));
+    }
+}
+
+/// Identifiers are one line of visible text, so no control character at all.
+fn require_single_line(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    if let Some(message) = control_violation(value, &[], CONTROL_MESSAGE) {
+        errors.push(FieldError::new(field, message));
+    }
+}
+
+/// Free text may be laid out in lines, but holds no other control character.
+fn require_free_text(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    if let Some(message) = control_violation(value, LINE_LAYOUT, FREE_TEXT_CONTROL_MESSAGE) {
+        errors.push(FieldError::new(field, message));
+    }
+}
+
+/// Which rule `value` breaks by holding a control character outside `allowed`, if any.
+/// NUL gets its own message because Postgres cannot store it in text or jsonb at all.
+fn control_violation(value: &str, allowed: &[char], message: &'static str) -> Option<&'static str> {
+    if value.contains('\0') {
+        Some(NUL_MESSAGE)
+    } else if value
+        .chars()
+        .any(|c| c.is_control() && !allowed.contains(&c))
+    {
+        Some(message)
+    } else {
+        None
     }
 }
 

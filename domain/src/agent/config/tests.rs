@@ -9,6 +9,8 @@ use crate::FieldError;
 use crate::agent::fixtures::{AGENT, TENANT, at, valid_config};
 use crate::agent::{Agent, AgentCommand, AgentConfig, AgentCreated, AgentError, AgentEvent};
 
+mod characters;
+
 fn when_created_with(config: AgentConfig) -> Result<Vec<AgentEvent>, AgentError> {
     TestFramework::<Agent>::with(())
         .given_no_previous_events()
@@ -92,10 +94,22 @@ fn rejects_an_empty_name() {
 
 #[test]
 fn rejects_a_name_of_only_whitespace() {
+    // U+3000 is whitespace but not a control character, so only the blank rule applies.
     assert_rejected(
-        with(|c| c.name = " \t ".to_owned()),
+        with(|c| c.name = " \u{3000} ".to_owned()),
         "name",
         "must not be empty",
+    );
+}
+
+#[test]
+fn reports_a_blank_name_with_a_tab_as_both_empty_and_holding_a_control_character() {
+    assert_eq!(
+        when_created_with(with(|c| c.name = " \t ".to_owned())),
+        Err(AgentError::Invalid(vec![
+            FieldError::new("name", "must not be empty"),
+            FieldError::new("name", "must not contain control characters"),
+        ]))
     );
 }
 

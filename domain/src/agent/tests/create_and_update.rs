@@ -162,6 +162,21 @@ fn rejects_an_update_whose_merged_config_is_invalid() {
 }
 
 #[test]
+fn rejects_an_update_that_puts_nul_into_the_system_prompt() {
+    AgentTest::with(())
+        .given(vec![agent_created()])
+        .when(AgentCommand::UpdateAgentConfig {
+            tenant_id: TENANT,
+            changes: AgentConfigChanges {
+                system_prompt: Some("Be helpful.\0".to_owned()),
+                ..AgentConfigChanges::default()
+            },
+            now: at(10),
+        })
+        .then_expect_error(invalid("system_prompt", "must not contain NUL characters"));
+}
+
+#[test]
 fn rejects_updating_an_archived_agent() {
     AgentTest::with(())
         .given(vec![agent_created(), archived(1)])

@@ -78,6 +78,37 @@ fn rejects_a_pause_reason_of_501_characters() {
         .then_expect_error(invalid("reason", "must be at most 500 characters"));
 }
 
+#[test]
+fn rejects_a_pause_reason_holding_nul() {
+    AgentTest::with(())
+        .given(vec![agent_created()])
+        .when(pause(TENANT, Some("budget\0review".to_owned())))
+        .then_expect_error(invalid("reason", "must not contain NUL characters"));
+}
+
+#[test]
+fn rejects_a_pause_reason_holding_a_bell_character() {
+    AgentTest::with(())
+        .given(vec![agent_created()])
+        .when(pause(TENANT, Some("budget\u{7}review".to_owned())))
+        .then_expect_error(invalid(
+            "reason",
+            "must not contain control characters other than tab and line breaks",
+        ));
+}
+
+#[test]
+fn accepts_a_pause_reason_laid_out_with_tabs_and_line_breaks() {
+    let reason = "Budget review:\r\n\t- wait for finance".to_owned();
+    AgentTest::with(())
+        .given(vec![agent_created()])
+        .when(pause(TENANT, Some(reason.clone())))
+        .then_expect_events(vec![AgentEvent::AgentPaused(AgentPaused {
+            reason: Some(reason),
+            paused_at: at(10),
+        })]);
+}
+
 // --- ResumeAgent -------------------------------------------------------------------------
 
 #[test]
@@ -162,6 +193,26 @@ fn rejects_an_archive_reason_of_501_characters() {
         .given(vec![agent_created()])
         .when(archive(TENANT, Some("r".repeat(501))))
         .then_expect_error(invalid("reason", "must be at most 500 characters"));
+}
+
+#[test]
+fn rejects_an_archive_reason_holding_nul() {
+    AgentTest::with(())
+        .given(vec![agent_created()])
+        .when(archive(TENANT, Some("\0".to_owned())))
+        .then_expect_error(invalid("reason", "must not contain NUL characters"));
+}
+
+#[test]
+fn accepts_an_archive_reason_on_several_lines() {
+    let reason = "Replaced by v2.\nSee ticket 42.".to_owned();
+    AgentTest::with(())
+        .given(vec![agent_created()])
+        .when(archive(TENANT, Some(reason.clone())))
+        .then_expect_events(vec![AgentEvent::AgentArchived(AgentArchived {
+            reason: Some(reason),
+            archived_at: at(10),
+        })]);
 }
 
 // --- Rules shared by every command on an existing agent ----------------------------------
