@@ -106,7 +106,8 @@ impl Platform {
                 jetstream.clone(),
                 config.namespace.clone(),
                 RunnerConfig::default(),
-            );
+            )
+            .with_leader_lock(pool.clone());
             let hot = ProjectionRunner::new(
                 Arc::new(AgentsRedisProjection::new(
                     redis,
@@ -115,7 +116,9 @@ impl Platform {
                 jetstream.clone(),
                 config.namespace.clone(),
                 RunnerConfig::default(),
-            );
+            )
+            // Leadership of the Redis projection is a Postgres lock too.
+            .with_leader_lock(pool.clone());
             let token = shutdown.clone();
             platform
                 .tasks

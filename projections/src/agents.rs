@@ -82,8 +82,10 @@ pub fn create_table_sql(table: &str) -> String {
     )
 }
 
-/// Applies one agent event to `table`; a row already at or past the event's version is
-/// left alone, so redelivery and rebuild overlaps are harmless.
+/// Applies one agent event to `table`, exactly on top of the previous version: a row
+/// already at or past the event's version is left alone (redelivery and rebuild overlaps
+/// are harmless), and a missing row or one further behind is a
+/// [`ProjectionError::VersionGap`].
 pub async fn apply_event(
     conn: &mut PgConnection,
     table: &str,
@@ -121,13 +123,17 @@ pub async fn apply_event(
                 "UPDATE {table} SET name = $3, description = $4, model = $5, system_prompt = $6,
                         tool_ids = $7, metadata = $8, config_version = $9, version = $2,
                         updated_at = $10
-                  WHERE id = $1 AND version < $2"
+                  WHERE id = $1 AND version = $2 - 1"
             );
-            bind_config(sqlx::query(&sql).bind(id).bind(version), config)
+            let updated = bind_config(sqlx::query(&sql).bind(id).bind(version), config)
                 .bind(i32::try_from(updated.config_version).unwrap_or(i32::MAX))
                 .bind(updated.updated_at)
-                .execute(conn)
-                .await?;
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                check_duplicate(conn, table, id, version).await?;
+            }
         }
         AgentEvent::AgentPaused(paused) => {
             set_status(conn, table, id, version, "paused", paused.paused_at).await?;
@@ -167,16 +173,44 @@ async fn set_status(
         "UPDATE {table}
             SET status = $3, updated_at = $4, version = $2,
                 archived_at = CASE WHEN $3 = 'archived' THEN $4 ELSE archived_at END
-          WHERE id = $1 AND version < $2"
+          WHERE id = $1 AND version = $2 - 1"
     );
-    sqlx::query(&sql)
+    let updated = sqlx::query(&sql)
         .bind(id)
         .bind(version)
         .bind(status)
         .bind(at)
-        .execute(conn)
-        .await?;
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        check_duplicate(conn, table, id, version).await?;
+    }
     Ok(())
+}
+
+/// After an update that matched no row: fine when the row already has `version` (a
+/// duplicate), a [`ProjectionError::VersionGap`] when it is missing or further behind.
+async fn check_duplicate(
+    conn: &mut PgConnection,
+    table: &str,
+    id: Uuid,
+    version: i64,
+) -> Result<(), ProjectionError> {
+    let found: Option<i64> =
+        sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    let found = found.unwrap_or_default();
+    if found >= version {
+        return Ok(());
+    }
+    Err(ProjectionError::VersionGap {
+        aggregate_id: id.to_string(),
+        expected: u64::try_from(version - 1).unwrap_or_default(),
+        found: u64::try_from(found).unwrap_or_default(),
+    })
 }
 
 /// Creates the live table when it does not exist yet.

@@ -1,5 +1,6 @@
 //! A Redis hash per agent (name, status, version) for hot reads, applied idempotently:
-//! one Lua script per event checks the projection checkpoint and the key's version.
+//! one Lua script per event checks the projection checkpoint and the key's version, and
+//! applies an event only on top of the previous version.
 
 use domain::agent::{AGENT_AGGREGATE_TYPE, AgentEvent};
 use eventstore::{CloudEvent, Namespace};
@@ -13,22 +14,40 @@ use crate::runner::{Delivered, Projection};
 /// The projection's name (consumer and checkpoint).
 pub const AGENTS_REDIS_PROJECTION: &str = "agents_redis";
 
-/// KEYS: checkpoint, agent hash. ARGV: stream sequence, aggregate version, then field/value
-/// pairs. Applies only past both the checkpoint and the hash's version; always advances
-/// the checkpoint. Returns 1 when the hash changed.
+/// KEYS: checkpoint, agent hash. ARGV: stream sequence, the stream sequence of the
+/// batch's previous event (0 for the first), aggregate version, then field/value pairs.
+///
+/// Past the checkpoint, an event applies when the hash is at the previous version and is
+/// skipped when the hash already has it; either way the checkpoint advances. Returns
+/// [`APPLIED`], [`SKIPPED`], [`GAP`] when the hash is further behind (the checkpoint stays),
+/// or [`BLOCKED`] when an earlier event of the batch stopped at a gap: a pipeline runs on
+/// after a failed script, and this keeps the checkpoint from passing the gap.
 const APPLY_SCRIPT: &str = r"
 local checkpoint = tonumber(redis.call('GET', KEYS[1]) or '0')
 local sequence = tonumber(ARGV[1])
 if sequence <= checkpoint then return 0 end
+if checkpoint < tonumber(ARGV[2]) then return -2 end
 local applied = 0
-local version = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')
-if tonumber(ARGV[2]) > version and #ARGV > 2 then
-  redis.call('HSET', KEYS[2], 'version', ARGV[2], unpack(ARGV, 3))
-  applied = 1
+if #ARGV > 3 then
+  local event_version = tonumber(ARGV[3])
+  local version = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')
+  if event_version > version + 1 then return -1 end
+  if event_version == version + 1 then
+    redis.call('HSET', KEYS[2], 'version', ARGV[3], unpack(ARGV, 4))
+    applied = 1
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return applied
 ";
+/// The script changed the hash.
+const APPLIED: i64 = 1;
+/// The script changed nothing: the event was at or below the checkpoint, or the hash had it.
+const SKIPPED: i64 = 0;
+/// The hash is missing the event's previous version.
+const GAP: i64 = -1;
+/// Not tried: an earlier event of the batch stopped at a gap.
+const BLOCKED: i64 = -2;
 
 /// An agent's hot summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -124,8 +143,11 @@ impl Projection for AgentsRedisProjection {
         Ok(checkpoint.unwrap_or_default())
     }
 
+    /// Events before a gap in the batch stay applied, and the checkpoint stops just
+    /// before the gap; the runner then offers the rest again.
     async fn apply(&self, events: &[Delivered]) -> Result<usize, ProjectionError> {
         let mut pipe = redis::pipe();
+        let mut previous_sequence = 0;
         for delivered in events {
             let event = &delivered.event;
             let pairs = if event.aggregatetype == AGENT_AGGREGATE_TYPE {
@@ -140,16 +162,36 @@ impl Projection for AgentsRedisProjection {
                 .arg(self.checkpoint_key())
                 .arg(self.agent_key(&event.aggregateid))
                 .arg(delivered.stream_sequence)
+                .arg(previous_sequence)
                 .arg(event.sequence);
             for (name, value) in pairs {
                 command.arg(name).arg(value);
             }
+            previous_sequence = delivered.stream_sequence;
         }
         let mut conn = self.redis.clone();
         // Scripts are loaded on first use; a pipeline cannot recover from NOSCRIPT by
         // itself, so load first (cheap: the server keeps it).
         self.script.load_async(&mut conn).await?;
         let results: Vec<i64> = pipe.query_async(&mut conn).await?;
-        Ok(results.iter().filter(|&&r| r == 1).count())
+        if let Some(failed) = results.iter().position(|&result| result < SKIPPED) {
+            debug_assert_eq!(
+                results[failed], GAP,
+                "the first failure is a gap, not {BLOCKED}"
+            );
+            let event = &events[failed].event;
+            // Read after the fact, for the report only.
+            let found: Option<u64> = redis::cmd("HGET")
+                .arg(self.agent_key(&event.aggregateid))
+                .arg("version")
+                .query_async(&mut conn)
+                .await?;
+            return Err(ProjectionError::VersionGap {
+                aggregate_id: event.aggregateid.clone(),
+                expected: event.sequence.saturating_sub(1),
+                found: found.unwrap_or_default(),
+            });
+        }
+        Ok(results.iter().filter(|&&result| result == APPLIED).count())
     }
 }

@@ -13,6 +13,21 @@ pub enum ProjectionError {
     Json(#[from] serde_json::Error),
     #[error("nats: {0}")]
     Nats(String),
+    /// An event would skip a version of its aggregate: an earlier event of it has not been
+    /// applied. The batch is refused (and retried) rather than applied out of order.
+    #[error(
+        "version gap on aggregate {aggregate_id}: the event needs the read model at version {expected}, it is at {found}"
+    )]
+    VersionGap {
+        aggregate_id: String,
+        /// The version the read model must be at for the event to apply (its sequence - 1).
+        expected: u64,
+        /// The version it is at (0 when the read model does not have the aggregate).
+        found: u64,
+    },
+    /// The projector's leader lock connection failed, so another instance may lead now.
+    #[error("leader lock lost: {0}")]
+    LeadershipLost(String),
 }
 
 impl ProjectionError {

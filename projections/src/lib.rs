@@ -1,12 +1,14 @@
-//! Projectors: one durable JetStream consumer per projection, each building a read model
-//! exactly once in effect — in Postgres (read model and checkpoint in one transaction)
-//! or in Redis (one Lua script per event, guarded by a per-key version) — and the read
-//! queries the query API serves from those models.
+//! Projectors: one durable JetStream consumer per projection, consumed by one instance at
+//! a time (a Postgres advisory lock), each building a read model exactly once in effect —
+//! in Postgres (read model and checkpoint in one transaction) or in Redis (one Lua script
+//! per event, guarded by a per-key version) — and the read queries the query API serves
+//! from those models.
 
 pub mod agents;
 pub mod agents_redis;
 pub mod checkpoint;
 pub mod error;
+pub mod leader;
 pub mod rebuild;
 pub mod runner;
 

@@ -20,9 +20,10 @@ pub struct RebuildReport {
 }
 
 /// Folds every agent event, in commit order, into a fresh table, then swaps it in under
-/// the projection's checkpoint lock after catching up with what arrived meanwhile. The
-/// live projector then continues on the new table; events it sees again are skipped by
-/// the per-row version guard.
+/// the projection's checkpoint lock after catching up with what arrived meanwhile. In
+/// commit order each aggregate's events come one version after the other, so the exact
+/// next-version rule holds throughout the fold. The live projector then continues on the
+/// new table; events it sees again are skipped as duplicates (the row already has them).
 pub async fn rebuild_agents(pool: &PgPool) -> Result<RebuildReport, ProjectionError> {
     let started = Instant::now();
     checkpoint::ensure(pool, AGENTS_PROJECTION).await?;

@@ -1,4 +1,5 @@
-//! Runs one projection: a durable JetStream pull consumer, batches, explicit acks.
+//! Runs one projection: a durable JetStream pull consumer, batches, explicit acks, and
+//! (in production) a leader lock so that only one instance consumes at a time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,9 +7,11 @@ use std::time::Duration;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use eventstore::{CloudEvent, Namespace, relay::ensure_stream};
 use futures::{FutureExt, StreamExt};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::ProjectionError;
+use crate::leader::{HEARTBEAT, LeaderLock, STANDBY_RETRY};
 
 /// One event as the consumer delivered it.
 #[derive(Debug, Clone)]
@@ -29,6 +32,10 @@ pub trait Projection: Send + Sync + 'static {
     async fn prepare(&self) -> Result<u64, ProjectionError>;
     /// Applies `events` (skipping any at or below the checkpoint) together with the new
     /// checkpoint, atomically; returns how many were applied.
+    ///
+    /// Each event applies only on top of its aggregate's previous version; one the read
+    /// model already has is skipped. An event that would skip a version fails the call
+    /// with [`ProjectionError::VersionGap`], and the checkpoint does not pass it.
     async fn apply(&self, events: &[Delivered]) -> Result<usize, ProjectionError>;
 }
 
@@ -55,6 +62,7 @@ pub struct ProjectionRunner<P> {
     jetstream: jetstream::Context,
     namespace: Namespace,
     config: RunnerConfig,
+    leader_pool: Option<PgPool>,
 }
 
 impl<P: Projection> ProjectionRunner<P> {
@@ -70,26 +78,93 @@ impl<P: Projection> ProjectionRunner<P> {
             jetstream,
             namespace,
             config,
+            leader_pool: None,
         }
     }
 
-    /// Runs until `shutdown`; on errors, backs off and resumes from the checkpoint.
+    /// Makes [`run`](Self::run) lead before it consumes: it holds a Postgres advisory lock
+    /// (taken on its own connection from `pool`) per stream and projection, and waits as a
+    /// standby while another instance holds it. Required wherever more than one instance
+    /// may run: two consumers of one durable consumer commit batches out of order, and the
+    /// checkpoint, a high-water mark, then passes events that were never applied.
+    pub fn with_leader_lock(mut self, pool: PgPool) -> Self {
+        self.leader_pool = Some(pool);
+        self
+    }
+
+    /// The name of the projection's leader lock.
+    pub fn leader_lock_name(&self) -> String {
+        format!(
+            "agentos.projection:{}:{}",
+            self.namespace.stream(),
+            self.projection.name()
+        )
+    }
+
+    /// Runs until `shutdown`; on errors, backs off and resumes from the checkpoint. With a
+    /// leader lock it consumes only while it holds the lock, and goes back to waiting for
+    /// it when the lock's connection fails.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ProjectionError> {
+        let projection = self.projection.name();
+        if self.leader_pool.is_none() {
+            tracing::warn!(
+                projection,
+                "projector runs without a leader lock: no other instance may run"
+            );
+        }
+        let lock_name = self.leader_lock_name();
+        let mut leader = None;
         loop {
-            match self.run_consumer(&shutdown).await {
-                Ok(()) => return Ok(()),
+            if let Some(pool) = &self.leader_pool
+                && leader.is_none()
+            {
+                let acquired = tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    acquired = LeaderLock::acquire(pool, &lock_name) => acquired,
+                };
+                match acquired {
+                    Ok(lock) => {
+                        tracing::info!(projection, "projector leads");
+                        leader = Some(lock);
+                    }
+                    Err(err) => {
+                        tracing::warn!(projection, %err, "projector could not take its leader lock; retrying");
+                        if pause(&shutdown, STANDBY_RETRY).await {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                }
+            }
+            match self.run_consumer(&shutdown, leader.as_mut()).await {
+                Ok(()) => break,
                 Err(err) => {
-                    tracing::warn!(projection = self.projection.name(), %err, "projector restarting");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    tracing::warn!(projection, %err, "projector restarting");
+                    // Keep leading through other errors; a lock whose session is gone is
+                    // dropped, and taken again (or by another instance) after the pause.
+                    if let Some(lock) = leader.as_mut()
+                        && lock.confirm().await.is_err()
+                    {
+                        tracing::warn!(projection, "projector lost its leader lock");
+                        leader = None;
+                    }
+                    if pause(&shutdown, Duration::from_secs(1)).await {
+                        break;
                     }
                 }
             }
         }
+        if let Some(lock) = leader {
+            lock.release().await;
+        }
+        Ok(())
     }
 
-    async fn run_consumer(&self, shutdown: &CancellationToken) -> Result<(), ProjectionError> {
+    async fn run_consumer(
+        &self,
+        shutdown: &CancellationToken,
+        mut leader: Option<&mut LeaderLock>,
+    ) -> Result<(), ProjectionError> {
         let consumer = self.consumer().await?;
         let mut messages = consumer
             .stream()
@@ -99,9 +174,17 @@ impl<P: Projection> ProjectionRunner<P> {
             .messages()
             .await
             .map_err(ProjectionError::nats)?;
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                _ = heartbeat.tick(), if leader.is_some() => {
+                    if let Some(leader) = leader.as_deref_mut() {
+                        leader.confirm().await?;
+                    }
+                    continue;
+                }
                 next = messages.next() => next,
             };
             let first = first
@@ -114,6 +197,11 @@ impl<P: Projection> ProjectionRunner<P> {
                     Some(Some(Err(err))) => return Err(ProjectionError::nats(err)),
                     _ => break,
                 }
+            }
+            // Checked right before applying, so that an instance whose lock is gone (and
+            // may be held by another by now) applies nothing more.
+            if let Some(leader) = leader.as_deref_mut() {
+                leader.confirm().await?;
             }
             self.handle(batch).await?;
         }
@@ -148,6 +236,21 @@ impl<P: Projection> ProjectionRunner<P> {
         let applied = match self.projection.apply(&delivered).await {
             Ok(applied) => applied,
             Err(err) => {
+                if let ProjectionError::VersionGap {
+                    aggregate_id,
+                    expected,
+                    found,
+                } = &err
+                {
+                    tracing::error!(
+                        projection = self.projection.name(),
+                        aggregate_id,
+                        expected,
+                        found,
+                        "version gap: batch refused and retried"
+                    );
+                    metrics::counter!("agentos_projection_gaps_total", "projection" => self.projection.name().to_owned()).increment(1);
+                }
                 for message in &accepted {
                     message
                         .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
@@ -219,6 +322,14 @@ impl<P: Projection> ProjectionRunner<P> {
             })
             .await
             .map_err(ProjectionError::nats)
+    }
+}
+
+/// Waits `duration`; true when `shutdown` came first.
+async fn pause(shutdown: &CancellationToken, duration: Duration) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => true,
+        () = tokio::time::sleep(duration) => false,
     }
 }
 

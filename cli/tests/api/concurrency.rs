@@ -36,9 +36,13 @@ async fn a_stale_if_match_is_a_412_and_a_current_one_succeeds() {
     assert_eq!(app.event_count().await, 2);
 
     // If-Match compares strongly: a weak tag never matches, even with the right version.
-    app.post(&path, &json!({"description": "weak"}), &[("if-match", "W/\"2\"")])
-        .await
-        .assert_problem(StatusCode::PRECONDITION_FAILED, "version-mismatch");
+    app.post(
+        &path,
+        &json!({"description": "weak"}),
+        &[("if-match", "W/\"2\"")],
+    )
+    .await
+    .assert_problem(StatusCode::PRECONDITION_FAILED, "version-mismatch");
     for (if_match, version) in [("\"2\"", 3), ("\"3\"", 4), ("4", 5), ("*", 6)] {
         let reply = app
             .post(

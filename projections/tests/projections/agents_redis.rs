@@ -19,7 +19,7 @@ fn summary(id: Uuid, name: &str, status: &str, version: u64) -> AgentSummary {
     }
 }
 
-async fn redis_projection(env: &TestEnv) -> AgentsRedisProjection {
+pub async fn redis_projection(env: &TestEnv) -> AgentsRedisProjection {
     AgentsRedisProjection::new(env.redis().await, env.redis_prefix.clone())
 }
 

@@ -150,7 +150,16 @@ pub struct RunningProjector {
 
 impl RunningProjector {
     pub fn spawn<P: Projection>(projection: Arc<P>, env: &TestEnv) -> Self {
-        let runner = runner(projection, env);
+        Self::start(runner(projection, env))
+    }
+
+    /// Spawns a projector that leads (holds the projection's leader lock) before it
+    /// consumes, as the service runs it.
+    pub fn spawn_leading<P: Projection>(projection: Arc<P>, env: &TestEnv) -> Self {
+        Self::start(runner(projection, env).with_leader_lock(env.pool.clone()))
+    }
+
+    fn start<P: Projection>(runner: ProjectionRunner<P>) -> Self {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move { runner.run(token).await });

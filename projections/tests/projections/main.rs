@@ -4,7 +4,9 @@
 mod agents_pg;
 mod agents_redis;
 mod driving;
+mod gaps;
 mod helpers;
+mod leadership;
 mod listing;
 mod rebuild;
 mod redelivery;
