@@ -10,6 +10,7 @@ pub mod database;
 pub mod envelope;
 pub mod error;
 pub mod idempotency;
+pub mod leader;
 pub mod metadata;
 pub mod namespace;
 pub mod reader;

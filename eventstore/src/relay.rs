@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage, stream};
 use futures::StreamExt;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::leader::{LeaderLock, STANDBY_RETRY};
 use crate::reader::{self, CommitCursor};
 
 mod checkpoint;
@@ -27,7 +28,6 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 const MAX_BATCH: i64 = 4_000;
 const IDLE_POLL_MIN: Duration = Duration::from_millis(5);
 const IDLE_POLL_MAX: Duration = Duration::from_millis(200);
-const STANDBY_RETRY: Duration = Duration::from_millis(500);
 const WAKE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Creates the event stream, or brings an existing one to this configuration, and
@@ -180,42 +180,25 @@ impl Relay {
 
     /// Waits until this instance holds the relay lock, then reconciles the checkpoint.
     pub async fn acquire(&self) -> Result<ActiveRelay, StoreError> {
-        let mut conn = PgConnection::connect_with(&self.pool.connect_options()).await?;
-        loop {
-            if self.try_lock(&mut conn).await? {
-                return self.activate(conn).await;
-            }
-            tokio::time::sleep(STANDBY_RETRY).await;
-        }
+        let lock = LeaderLock::acquire(&self.pool, &self.lock_name()).await?;
+        self.activate(lock).await
     }
 
     /// Takes the relay lock if no other relay holds it. The lock lives as long as the
     /// returned relay's dedicated connection, which also does all its reads and writes,
     /// so a relay that lost its connection cannot go on publishing.
     pub async fn try_acquire(&self) -> Result<Option<ActiveRelay>, StoreError> {
-        let mut conn = PgConnection::connect_with(&self.pool.connect_options()).await?;
-        if self.try_lock(&mut conn).await? {
-            Ok(Some(self.activate(conn).await?))
-        } else {
-            conn.close().await.ok();
-            Ok(None)
+        match LeaderLock::try_acquire(&self.pool, &self.lock_name()).await? {
+            Some(lock) => Ok(Some(self.activate(lock).await?)),
+            None => Ok(None),
         }
     }
 
-    async fn try_lock(&self, conn: &mut PgConnection) -> Result<bool, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                .bind(self.lock_name())
-                .fetch_one(conn)
-                .await?,
-        )
-    }
-
-    async fn activate(&self, mut conn: PgConnection) -> Result<ActiveRelay, StoreError> {
+    async fn activate(&self, mut lock: LeaderLock) -> Result<ActiveRelay, StoreError> {
         let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
         let mut active = ActiveRelay {
-            checkpoint: load_checkpoint(&mut conn, &self.namespace.stream()).await?,
-            conn,
+            checkpoint: load_checkpoint(lock.connection(), &self.namespace.stream()).await?,
+            lock,
             relay: self.clone(),
         };
         active.reconcile_with_stream(stream).await?;
@@ -229,7 +212,7 @@ impl Relay {
 
 /// The relay that holds the lock.
 pub struct ActiveRelay {
-    conn: PgConnection,
+    lock: LeaderLock,
     checkpoint: Checkpoint,
     relay: Relay,
 }
@@ -246,7 +229,7 @@ impl ActiveRelay {
     pub async fn process_batch(&mut self) -> Result<BatchOutcome, StoreError> {
         let started = Instant::now();
         let events = reader::read_after(
-            &mut self.conn,
+            self.lock.connection(),
             self.checkpoint.cursor,
             self.relay.batch_size,
         )
@@ -282,7 +265,12 @@ impl ActiveRelay {
             cursor: CommitCursor::after(last),
             stream_sequence,
         };
-        save_checkpoint(&mut self.conn, &self.relay.namespace.stream(), checkpoint).await?;
+        save_checkpoint(
+            self.lock.connection(),
+            &self.relay.namespace.stream(),
+            checkpoint,
+        )
+        .await?;
         self.checkpoint = checkpoint;
         metrics::counter!("agentos_relay_published_total").increment(outcome.published as u64);
         metrics::counter!("agentos_relay_duplicates_total").increment(outcome.duplicates as u64);

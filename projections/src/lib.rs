@@ -8,7 +8,6 @@ pub mod agents;
 pub mod agents_redis;
 pub mod checkpoint;
 pub mod error;
-pub mod leader;
 pub mod rebuild;
 pub mod runner;
 

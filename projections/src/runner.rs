@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::ProjectionError;
-use crate::leader::{HEARTBEAT, LeaderLock, STANDBY_RETRY};
+use eventstore::leader::{LeaderLock, STANDBY_RETRY};
 
 /// One event as the consumer delivered it.
 #[derive(Debug, Clone)]
@@ -174,14 +174,14 @@ impl<P: Projection> ProjectionRunner<P> {
             .messages()
             .await
             .map_err(ProjectionError::nats)?;
-        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut heartbeat = tokio::time::interval(LEADER_HEARTBEAT);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 _ = heartbeat.tick(), if leader.is_some() => {
                     if let Some(leader) = leader.as_deref_mut() {
-                        leader.confirm().await?;
+                        confirm(leader).await?;
                     }
                     continue;
                 }
@@ -201,7 +201,7 @@ impl<P: Projection> ProjectionRunner<P> {
             // Checked right before applying, so that an instance whose lock is gone (and
             // may be held by another by now) applies nothing more.
             if let Some(leader) = leader.as_deref_mut() {
-                leader.confirm().await?;
+                confirm(leader).await?;
             }
             self.handle(batch).await?;
         }
@@ -354,4 +354,14 @@ pub fn event_span(projection: &str, event: &CloudEvent) -> tracing::Span {
         event_type = %event.event_type,
         correlation_id = event.correlationid.as_deref().unwrap_or_default(),
     )
+}
+
+/// How often an idle leader checks that its lock connection is alive.
+const LEADER_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Fails with `LeadershipLost` once the lock's session is gone.
+async fn confirm(lock: &mut LeaderLock) -> Result<(), ProjectionError> {
+    lock.confirm()
+        .await
+        .map_err(|err| ProjectionError::LeadershipLost(err.to_string()))
 }

@@ -46,7 +46,7 @@ impl ActiveRelay {
         }
         if self.checkpoint != stored {
             save_checkpoint(
-                &mut self.conn,
+                self.lock.connection(),
                 &self.relay.namespace.stream(),
                 self.checkpoint,
             )
@@ -64,7 +64,8 @@ impl ActiveRelay {
     ) -> Result<(), StoreError> {
         let first = self.checkpoint.stream_sequence + 1;
         let count = i64::try_from(last_sequence - first + 1).unwrap_or(i64::MAX);
-        let expected = reader::read_after(&mut self.conn, self.checkpoint.cursor, count).await?;
+        let expected =
+            reader::read_after(self.lock.connection(), self.checkpoint.cursor, count).await?;
         for (sequence, event) in (first..=last_sequence).zip(&expected) {
             let id = match stream.get_raw_message(sequence).await {
                 Ok(message) => message
