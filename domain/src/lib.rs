@@ -5,5 +5,6 @@
 
 pub mod agent;
 mod error;
+mod rules;
 
 pub use error::FieldError;

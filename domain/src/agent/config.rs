@@ -7,6 +7,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::FieldError;
+use crate::rules::{
+    CONTROL_MESSAGE, control_violation, exceeds_chars, require_free_text, require_max_chars,
+    require_not_blank, require_single_line,
+};
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_DESCRIPTION_CHARS: usize = 2_000;
@@ -20,13 +24,6 @@ const MAX_METADATA_ENTRIES: usize = 64;
 const MAX_METADATA_KEY_CHARS: usize = 64;
 const MAX_METADATA_VALUE_CHARS: usize = 1_024;
 const MAX_REASON_CHARS: usize = 500;
-
-/// The control characters free text may hold: tab and line breaks. Identifiers hold none.
-const LINE_LAYOUT: &[char] = &['\t', '\n', '\r'];
-const NUL_MESSAGE: &str = "must not contain NUL characters";
-const CONTROL_MESSAGE: &str = "must not contain control characters";
-const FREE_TEXT_CONTROL_MESSAGE: &str =
-    "must not contain control characters other than tab and line breaks";
 
 /// The language model an agent runs on and how it samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -169,56 +166,6 @@ fn collect_metadata_violations(errors: &mut Vec<FieldError>, metadata: &BTreeMap
         require_max_chars(errors, &field, value, MAX_METADATA_VALUE_CHARS);
         require_free_text(errors, &field, value);
     }
-}
-
-fn require_not_blank(errors: &mut Vec<FieldError>, field: &str, value: &str) {
-    if value.trim().is_empty() {
-        errors.push(FieldError::new(field, "must not be empty"));
-    }
-}
-
-fn require_max_chars(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if exceeds_chars(value, max) {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-}
-
-/// Identifiers are one line of visible text, so no control character at all.
-fn require_single_line(errors: &mut Vec<FieldError>, field: &str, value: &str) {
-    if let Some(message) = control_violation(value, &[], CONTROL_MESSAGE) {
-        errors.push(FieldError::new(field, message));
-    }
-}
-
-/// Free text may be laid out in lines, but holds no other control character.
-fn require_free_text(errors: &mut Vec<FieldError>, field: &str, value: &str) {
-    if let Some(message) = control_violation(value, LINE_LAYOUT, FREE_TEXT_CONTROL_MESSAGE) {
-        errors.push(FieldError::new(field, message));
-    }
-}
-
-/// Which rule `value` breaks by holding a control character outside `allowed`, if any.
-/// NUL gets its own message because Postgres cannot store it in text or jsonb at all.
-fn control_violation(value: &str, allowed: &[char], message: &'static str) -> Option<&'static str> {
-    if value.contains('\0') {
-        Some(NUL_MESSAGE)
-    } else if value
-        .chars()
-        .any(|c| c.is_control() && !allowed.contains(&c))
-    {
-        Some(message)
-    } else {
-        None
-    }
-}
-
-/// Limits count Unicode scalar values, not bytes, so "é" is one character.
-fn exceeds_chars(value: &str, max: usize) -> bool {
-    // Byte length bounds the character count, which skips the walk for most strings.
-    value.len() > max && value.chars().nth(max).is_some()
 }
 
 #[cfg(test)]
