@@ -8,7 +8,12 @@ use anyhow::Context;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
 use eventstore::{Relay, RelayWaker, database};
-use projections::{AgentsProjection, AgentsRedisProjection, ProjectionRunner, RunnerConfig};
+use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
+use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
+use projections::{
+    AgentsModel, AgentsProjection, AgentsRedisProjection, Projection, ProjectionRunner,
+    RunnerConfig,
+};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -40,7 +45,9 @@ impl Platform {
             .context("connecting to NATS")?;
         let jetstream = async_nats::jetstream::new(nats.clone());
         ensure_stream(&jetstream, &config.namespace).await?;
-        let needs_redis = Role::QueryApi.in_set(roles) || Role::Projector.in_set(roles);
+        let needs_redis = Role::CommandApi.in_set(roles)
+            || Role::QueryApi.in_set(roles)
+            || Role::Projector.in_set(roles);
         let redis = if needs_redis {
             let client = redis::Client::open(config.redis_url()).context("Redis URL")?;
             Some(
@@ -66,10 +73,12 @@ impl Platform {
         };
 
         if Role::CommandApi.in_set(roles) {
+            let redis = redis.clone().context("command API needs Redis")?;
             let state = command_api::AppState::new(
                 pool.clone(),
                 RelayWaker::new(nats.clone(), &config.namespace),
-            );
+            )
+            .with_key_cache(redis, config.redis_prefix.clone());
             let app = command_api::router(state, dependencies.clone());
             platform.command_api = Some(platform.serve(config.command_api_addr, app).await?);
         }
@@ -79,10 +88,18 @@ impl Platform {
             projections::agents::ensure_table(&pool)
                 .await
                 .context("creating the agents read model")?;
+            ApiKeysProjection::new(pool.clone(), ApiKeysModel)
+                .ensure_tables()
+                .await
+                .context("creating the API keys read model")?;
             let state = query_api::AppState {
                 pool: pool.clone(),
-                agent_summaries: AgentsRedisProjection::new(redis, config.redis_prefix.clone()),
-                authenticator: eventstore::web::Authenticator::new(pool.clone()),
+                agent_summaries: AgentsRedisProjection::agents(
+                    redis.clone(),
+                    config.redis_prefix.clone(),
+                ),
+                authenticator: eventstore::web::Authenticator::new(pool.clone())
+                    .with_cache(redis.clone(), config.redis_prefix.clone()),
                 consistency_wait: config.consistency_wait(),
             };
             let app = query_api::router(state, dependencies.clone());
@@ -101,38 +118,43 @@ impl Platform {
         }
         if Role::Projector.in_set(roles) {
             let redis = redis.clone().context("projector needs Redis")?;
-            let postgres = ProjectionRunner::new(
-                Arc::new(AgentsProjection::new(pool.clone())),
-                jetstream.clone(),
-                config.namespace.clone(),
-                RunnerConfig::default(),
-            )
-            .with_leader_lock(pool.clone());
-            let hot = ProjectionRunner::new(
-                Arc::new(AgentsRedisProjection::new(
-                    redis,
-                    config.redis_prefix.clone(),
-                )),
-                jetstream.clone(),
-                config.namespace.clone(),
-                RunnerConfig::default(),
-            )
-            // Leadership of the Redis projection is a Postgres lock too.
-            .with_leader_lock(pool.clone());
-            let token = shutdown.clone();
-            platform
-                .tasks
-                .spawn(async move { Ok(postgres.run(token).await?) });
-            let token = shutdown.clone();
-            platform
-                .tasks
-                .spawn(async move { Ok(hot.run(token).await?) });
+            let prefix = config.redis_prefix.clone();
+            let context = RunContext {
+                jetstream: jetstream.clone(),
+                namespace: config.namespace.clone(),
+                pool: pool.clone(),
+            };
+            platform.spawn_projection(&context, AgentsProjection::new(pool.clone(), AgentsModel));
+            platform.spawn_projection(
+                &context,
+                AgentsRedisProjection::agents(redis.clone(), prefix.clone()),
+            );
+            platform.spawn_projection(&context, ApiKeysProjection::new(pool.clone(), ApiKeysModel));
+            platform.spawn_projection(
+                &context,
+                ApiKeysRedisProjection::new(redis, prefix, ApiKeyCache),
+            );
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {
             let app = ops::router(dependencies);
             platform.ops = Some(platform.serve(config.ops_addr, app).await?);
         }
         Ok(platform)
+    }
+
+    /// Runs `projection` from its durable consumer, leading through a Postgres lock.
+    fn spawn_projection<P: Projection>(&mut self, context: &RunContext, projection: P) {
+        let runner = ProjectionRunner::new(
+            Arc::new(projection),
+            context.jetstream.clone(),
+            context.namespace.clone(),
+            RunnerConfig::default(),
+        )
+        // Leadership of every projection, Redis ones included, is a Postgres lock.
+        .with_leader_lock(context.pool.clone());
+        let token = self.shutdown.clone();
+        self.tasks
+            .spawn(async move { Ok(runner.run(token).await?) });
     }
 
     async fn serve(&mut self, addr: SocketAddr, app: axum::Router) -> anyhow::Result<SocketAddr> {
@@ -186,6 +208,13 @@ impl Platform {
             self.tasks.abort_all();
         }
     }
+}
+
+/// What every projector of a process shares.
+struct RunContext {
+    jetstream: async_nats::jetstream::Context,
+    namespace: eventstore::Namespace,
+    pool: sqlx::PgPool,
 }
 
 /// Creates the configured database if the server does not have it yet.

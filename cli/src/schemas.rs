@@ -7,6 +7,8 @@ use domain::agent::{
     AGENT_AGGREGATE_TYPE, AgentArchived, AgentConfigUpdated, AgentCreated, AgentPaused,
     AgentResumed,
 };
+use domain::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyExpirySet, ApiKeyIssued, ApiKeyRevoked};
+use domain::tenant::{TENANT_AGGREGATE_TYPE, TenantCreated};
 use eventstore::CloudEvent;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -26,6 +28,10 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<AgentPaused>(AGENT_AGGREGATE_TYPE, "1"),
         event::<AgentResumed>(AGENT_AGGREGATE_TYPE, "1"),
         event::<AgentArchived>(AGENT_AGGREGATE_TYPE, "1"),
+        event::<TenantCreated>(TENANT_AGGREGATE_TYPE, "1"),
+        event::<ApiKeyIssued>(API_KEY_AGGREGATE_TYPE, "1"),
+        event::<ApiKeyRevoked>(API_KEY_AGGREGATE_TYPE, "1"),
+        event::<ApiKeyExpirySet>(API_KEY_AGGREGATE_TYPE, "1"),
     ]
 }
 

@@ -2,17 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::Utc;
 use domain::agent::{AgentCommand, AgentConfig, AgentConfigChanges, ModelConfig};
+use domain::api_key::Scope;
 use eventstore::web::{Problem, UuidPath};
-use eventstore::{CommandReceipt, ConsistencyToken};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::receipt::{CommandAccepted, accepted};
 use crate::request::CommandRequest;
 use crate::{ApiError, AppState};
 
@@ -91,16 +91,6 @@ pub struct ReasonRequest {
 #[serde(deny_unknown_fields)]
 pub struct EmptyRequest {}
 
-/// What an accepted command answers.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CommandAccepted {
-    pub id: Uuid,
-    /// The agent's version after the command (also the `ETag`).
-    pub version: u64,
-    /// Send as `X-Consistency-Token` to the query API to read this write.
-    pub consistency_token: String,
-}
-
 #[utoipa::path(
     post, path = "/v1/agents", tag = "agents",
     request_body = CreateAgentRequest,
@@ -121,6 +111,7 @@ pub async fn create_agent(
     State(state): State<AppState>,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
+    request.authorize(Scope::AgentsWrite)?;
     let body: CreateAgentRequest = request.body()?;
     let now = Utc::now();
     let agent_id = Uuid::now_v7();
@@ -171,6 +162,7 @@ pub async fn update_agent_config(
     UuidPath(agent_id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
+    request.authorize(Scope::AgentsWrite)?;
     let body: UpdateAgentConfigRequest = request.body()?;
     let changes = AgentConfigChanges {
         name: body.name,
@@ -206,6 +198,7 @@ pub async fn pause_agent(
     UuidPath(agent_id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
+    request.authorize(Scope::AgentsWrite)?;
     let body: ReasonRequest = request.optional_body()?;
     let now = Utc::now();
     let command = AgentCommand::PauseAgent {
@@ -233,6 +226,7 @@ pub async fn resume_agent(
     UuidPath(agent_id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
+    request.authorize(Scope::AgentsWrite)?;
     let EmptyRequest {} = request.optional_body()?;
     let now = Utc::now();
     let command = AgentCommand::ResumeAgent {
@@ -259,6 +253,7 @@ pub async fn archive_agent(
     UuidPath(agent_id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
+    request.authorize(Scope::AgentsWrite)?;
     let body: ReasonRequest = request.optional_body()?;
     let now = Utc::now();
     let command = AgentCommand::ArchiveAgent {
@@ -279,46 +274,14 @@ async fn execute(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let context = request.context(now, status)?;
-    let receipt = state
-        .agents
-        .execute(&agent_id.to_string(), command, &context)
-        .await?;
-    Ok(accepted(&receipt, status))
-}
-
-/// 201/200 with the receipt, its ETag, and a Location for creates.
-/// A replay answers with the status the first execution had.
-fn accepted(receipt: &CommandReceipt, status: StatusCode) -> Response {
-    let Ok(id) = Uuid::parse_str(&receipt.aggregate_id) else {
-        return Problem::internal(&"stored aggregate id is not a UUID").into_response();
-    };
-    let token = ConsistencyToken {
-        aggregate_type: receipt.aggregate_type.clone(),
-        aggregate_id: receipt.aggregate_id.clone(),
-        version: receipt.version,
-    };
-    let body = CommandAccepted {
-        id,
-        version: receipt.version,
-        consistency_token: token.encode(),
-    };
-    let status = if receipt.replayed {
-        StatusCode::from_u16(receipt.status_code).unwrap_or(status)
+    let id = agent_id.to_string();
+    let receipt = if status == StatusCode::CREATED {
+        state
+            .agents
+            .create(&id, command, &context, Vec::new())
+            .await?
     } else {
-        status
+        state.agents.execute(&id, command, &context).await?
     };
-    let mut response = (status, Json(body)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", receipt.version)) {
-        headers.insert(header::ETAG, etag);
-    }
-    if status == StatusCode::CREATED
-        && let Ok(location) = HeaderValue::from_str(&format!("/v1/agents/{id}"))
-    {
-        headers.insert(header::LOCATION, location);
-    }
-    if receipt.replayed {
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response
+    Ok(accepted(&receipt, status, "/v1/agents"))
 }

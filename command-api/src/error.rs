@@ -4,93 +4,123 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::agent::AgentError;
+use domain::api_key::ApiKeyError;
 use eventstore::CommandError;
 use eventstore::web::Problem;
 
-/// Everything a command handler can fail with.
+/// Everything a command handler can fail with, as the problem+json it answers.
 #[derive(Debug)]
-pub enum ApiError {
-    /// Bad input caught before the domain saw it.
-    Problem(Problem),
-    /// The agent command did not go through.
-    Agent(CommandError<AgentError>),
-}
+pub struct ApiError(pub Problem);
 
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
-        Self::Problem(problem)
-    }
-}
-
-impl From<CommandError<AgentError>> for ApiError {
-    fn from(err: CommandError<AgentError>) -> Self {
-        Self::Agent(err)
+        Self(problem)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+/// How an aggregate's rejections read over HTTP.
+pub trait Rejection: std::error::Error {
+    /// What the aggregate is called in messages: "agent", "API key".
+    const RESOURCE: &'static str;
+    /// The problem this rejection answers with.
+    fn problem(self) -> Problem;
+}
+
+impl<E: Rejection> From<CommandError<E>> for ApiError {
+    fn from(err: CommandError<E>) -> Self {
+        Self(match err {
+            CommandError::Rejected(rejection) => rejection.problem(),
+            CommandError::VersionMismatch { expected, actual } => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version-mismatch",
+                format!(
+                    "If-Match expected version {expected}, the {} is at version {actual}",
+                    E::RESOURCE
+                ),
+            ),
+            CommandError::Conflict => Problem::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!(
+                    "another request changed the {} at the same time; reload and retry",
+                    E::RESOURCE
+                ),
+            ),
+            CommandError::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "this Idempotency-Key was already used with a different request",
+            )
+            .with_errors(vec![FieldError::new(
+                "Idempotency-Key",
+                "already used with a different request",
+            )]),
+            CommandError::Claimed { scope, key, .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "already-taken",
+                format!("`{key}` is already taken ({scope})"),
+            ),
+            CommandError::Store(err) => Problem::internal(&err),
+        })
+    }
+}
+
+/// 422 listing every violated rule.
+pub fn invalid(errors: Vec<FieldError>) -> Problem {
+    let detail = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail).with_errors(errors)
+}
+
+/// 409: the command does not fit the resource's current state.
+pub fn invalid_transition(detail: String) -> Problem {
+    Problem::new(StatusCode::CONFLICT, "invalid-transition", detail)
+}
+
+/// 409: the resource exists already.
+pub fn already_exists(resource: &str) -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "already-exists",
+        format!("the {resource} already exists"),
+    )
+}
+
+impl Rejection for AgentError {
+    const RESOURCE: &'static str = "agent";
+
+    fn problem(self) -> Problem {
         match self {
-            Self::Problem(problem) => problem,
-            Self::Agent(err) => command_problem(err),
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::AlreadyExists => already_exists(Self::RESOURCE),
+            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            Self::Invalid(errors) => invalid(errors),
+            Self::NoChanges => invalid(vec![FieldError::new(
+                "body",
+                "give at least one field to change",
+            )]),
         }
-        .into_response()
     }
 }
 
-fn command_problem(err: CommandError<AgentError>) -> Problem {
-    match err {
-        CommandError::Rejected(rejection) => agent_problem(rejection),
-        CommandError::VersionMismatch { expected, actual } => Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version-mismatch",
-            format!("If-Match expected version {expected}, the agent is at version {actual}"),
-        ),
-        CommandError::Conflict => Problem::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "another request changed the agent at the same time; reload and retry",
-        ),
-        CommandError::IdempotencyKeyReused => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "this Idempotency-Key was already used with a different request",
-        )
-        .with_errors(vec![FieldError::new(
-            "Idempotency-Key",
-            "already used with a different request",
-        )]),
-        CommandError::Store(err) => Problem::internal(&err),
-    }
-}
+impl Rejection for ApiKeyError {
+    const RESOURCE: &'static str = "API key";
 
-fn agent_problem(rejection: AgentError) -> Problem {
-    match rejection {
-        AgentError::NotFound => Problem::not_found("agent"),
-        AgentError::AlreadyExists => Problem::new(
-            StatusCode::CONFLICT,
-            "already-exists",
-            "the agent already exists",
-        ),
-        err @ AgentError::InvalidTransition { .. } => {
-            Problem::new(StatusCode::CONFLICT, "invalid-transition", err.to_string())
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::AlreadyExists => already_exists(Self::RESOURCE),
+            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            Self::Invalid(errors) => invalid(errors),
         }
-        AgentError::Invalid(errors) => {
-            let detail = errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail).with_errors(errors)
-        }
-        AgentError::NoChanges => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "give at least one field to change",
-        )
-        .with_errors(vec![FieldError::new(
-            "body",
-            "give at least one field to change",
-        )]),
     }
 }

@@ -2,9 +2,11 @@
 //! token out. Auth, idempotency and optimistic concurrency happen here.
 
 pub mod agents;
+pub mod api_keys;
 pub mod error;
 pub mod headers;
 pub mod openapi;
+pub mod receipt;
 pub mod request;
 pub mod state;
 

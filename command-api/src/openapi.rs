@@ -8,14 +8,17 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents};
+use crate::{AppState, agents, api_keys};
 
 #[derive(OpenApi)]
 #[openapi(
     info(license(name = "Apache-2.0", identifier = "Apache-2.0"), title = "AgentOS command API", version = "1", description = "Commands that change AgentOS state. Every accepted command appends events; the response carries a consistency token for the query API."),
     components(schemas(Problem, domain::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "agents", description = "Agent lifecycle and configuration"))
+    tags(
+        (name = "agents", description = "Agent lifecycle and configuration"),
+        (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+    )
 )]
 struct ApiDoc;
 
@@ -26,6 +29,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::pause_agent))
         .routes(routes!(agents::resume_agent))
         .routes(routes!(agents::archive_agent))
+        .routes(routes!(api_keys::issue_api_key))
+        .routes(routes!(api_keys::revoke_api_key))
+        .routes(routes!(api_keys::expire_api_key))
 }
 
 /// The command API's OpenAPI document.

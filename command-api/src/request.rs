@@ -4,8 +4,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use chrono::{DateTime, Utc};
+use domain::api_key::Scope;
 use eventstore::CommandContext;
 use eventstore::tenants::Principal;
+use eventstore::web::auth::missing_scope;
 use eventstore::web::json::{parse_optional_request, parse_request, read_body};
 use eventstore::web::{Authenticated, Problem, RequestIds};
 use serde::de::DeserializeOwned;
@@ -50,6 +52,15 @@ impl FromRequest<AppState> for CommandRequest {
 }
 
 impl CommandRequest {
+    /// Fails with a 403 naming `scope` unless the caller's key holds it.
+    pub fn authorize(&self, scope: Scope) -> Result<(), Problem> {
+        if self.principal.may(scope) {
+            Ok(())
+        } else {
+            Err(missing_scope(scope))
+        }
+    }
+
     /// The caller's tenant.
     pub fn tenant_id(&self) -> Uuid {
         self.principal.tenant_id

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use domain::agent::Agent;
+use domain::api_key::ApiKey;
 use eventstore::web::Authenticator;
 use eventstore::{CommandBus, RelayWaker};
 use sqlx::PgPool;
@@ -12,16 +13,25 @@ use sqlx::PgPool;
 #[derive(Clone)]
 pub struct AppState {
     pub agents: Arc<CommandBus<Agent>>,
+    pub api_keys: Arc<CommandBus<ApiKey>>,
     pub authenticator: Authenticator,
 }
 
 impl AppState {
-    /// State over `pool`'s event store, waking the relay through `waker`.
+    /// State over `pool`'s event store, waking the relay through `waker`; keys are
+    /// looked up in the store only.
     pub fn new(pool: PgPool, waker: RelayWaker) -> Self {
         Self {
-            agents: Arc::new(CommandBus::new(pool.clone(), (), waker)),
+            agents: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
+            api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker)),
             authenticator: Authenticator::new(pool),
         }
+    }
+
+    /// Looks keys up in the Redis key cache under `prefix` before the store.
+    pub fn with_key_cache(mut self, redis: redis::aio::ConnectionManager, prefix: String) -> Self {
+        self.authenticator = self.authenticator.with_cache(redis, prefix);
+        self
     }
 }
 

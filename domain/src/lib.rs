@@ -4,7 +4,11 @@
 //! the caller puts those facts (tenant id, new agent id, `now`) into the command.
 
 pub mod agent;
+pub mod api_key;
+pub mod billing;
 mod error;
+pub mod memory;
 mod rules;
+pub mod tenant;
 
 pub use error::FieldError;

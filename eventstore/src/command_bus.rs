@@ -1,14 +1,16 @@
 //! Executes commands: load the aggregate from the store, let the pure domain decide,
-//! append the events (with idempotency and optimistic concurrency), wake the relay.
+//! append the events (with idempotency, optimistic concurrency and the writes that must
+//! commit with them), wake the relay.
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventStore};
 use sqlx::PgPool;
 
+use crate::alongside::Alongside;
 use crate::idempotency::{self, IdempotencyRecord};
 use crate::relay::RelayWaker;
-use crate::repository::{EventRepository, IdempotencyKeyTaken};
+use crate::repository::{AppendError, AppendFacts, EventRepository};
 use crate::{CommandContext, StoreError};
 
 /// What a command that was accepted (or replayed) did.
@@ -35,6 +37,13 @@ pub enum CommandError<E: std::error::Error> {
     Conflict,
     #[error("the idempotency key was already used with a different request")]
     IdempotencyKeyReused,
+    /// A key the command reserves (see [`Alongside::Claim`]) is held by `owner`.
+    #[error("`{key}` in `{scope}` is already taken")]
+    Claimed {
+        scope: String,
+        key: String,
+        owner: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -42,6 +51,7 @@ pub enum CommandError<E: std::error::Error> {
 /// Runs commands for one aggregate type against the event store.
 pub struct CommandBus<A: Aggregate> {
     store: PersistedEventStore<EventRepository, A>,
+    repository: EventRepository,
     pool: PgPool,
     services: A::Services,
     waker: RelayWaker,
@@ -54,8 +64,10 @@ where
 {
     /// A bus appending to `pool`'s event store and waking the relay through `waker`.
     pub fn new(pool: PgPool, services: A::Services, waker: RelayWaker) -> Self {
+        let repository = EventRepository::new(pool.clone());
         Self {
-            store: PersistedEventStore::new_event_store(EventRepository::new(pool.clone())),
+            store: PersistedEventStore::new_event_store(repository.clone()),
+            repository,
             pool,
             services,
             waker,
@@ -63,23 +75,78 @@ where
     }
 
     /// Executes `command` on `aggregate_id`.
-    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, aggregate_id, correlation_id = %context.correlation_id))]
     pub async fn execute(
         &self,
         aggregate_id: &str,
         command: A::Command,
         context: &CommandContext,
     ) -> Result<CommandReceipt, CommandError<A::Error>> {
-        let outcome = self.execute_once(aggregate_id, command, context).await;
+        self.execute_with(aggregate_id, command, context, Vec::new())
+            .await
+    }
+
+    /// Executes `command` on `aggregate_id`, committing `alongside` with its events.
+    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, aggregate_id, correlation_id = %context.correlation_id))]
+    pub async fn execute_with(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        alongside: Vec<Alongside>,
+    ) -> Result<CommandReceipt, CommandError<A::Error>> {
+        let outcome = self
+            .execute_once(aggregate_id, command, context, &alongside, Load::Stored)
+            .await;
+        self.settle_twin(outcome, context).await
+    }
+
+    /// Executes a command that creates `aggregate_id`, an id the caller just made (a new
+    /// UUIDv7), so that nothing can be stored under it yet: the aggregate is not loaded.
+    /// Should the id exist after all, the append conflicts and the command is executed
+    /// again on the stored aggregate, which then decides.
+    pub async fn create(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        alongside: Vec<Alongside>,
+    ) -> Result<CommandReceipt, CommandError<A::Error>>
+    where
+        A::Command: Clone,
+    {
+        let outcome = self
+            .execute_once(
+                aggregate_id,
+                command.clone(),
+                context,
+                &alongside,
+                Load::Fresh,
+            )
+            .await;
+        match outcome {
+            Err(CommandError::Conflict) => {
+                self.execute_with(aggregate_id, command, context, alongside)
+                    .await
+            }
+            other => self.settle_twin(other, context).await,
+        }
+    }
+
+    /// A twin request with the same key on the same aggregate makes this one conflict,
+    /// or fail its version check or the domain's rules against the twin's events: if the
+    /// twin's key has committed, its outcome is the answer.
+    async fn settle_twin(
+        &self,
+        outcome: Result<CommandReceipt, CommandError<A::Error>>,
+        context: &CommandContext,
+    ) -> Result<CommandReceipt, CommandError<A::Error>> {
         match (&outcome, &context.idempotency) {
-            // A twin request with the same key on the same aggregate makes this one
-            // conflict, or fail its version check or the domain's rules against the
-            // twin's events: if the twin's key has committed, its outcome is the answer.
             (
                 Err(
                     CommandError::Conflict
                     | CommandError::VersionMismatch { .. }
-                    | CommandError::Rejected(_),
+                    | CommandError::Rejected(_)
+                    | CommandError::Claimed { .. },
                 ),
                 Some(claim),
             ) => match idempotency::find(&self.pool, context.tenant_id, &claim.key).await? {
@@ -95,6 +162,8 @@ where
         aggregate_id: &str,
         command: A::Command,
         context: &CommandContext,
+        alongside: &[Alongside],
+        load: Load,
     ) -> Result<CommandReceipt, CommandError<A::Error>> {
         if let Some(claim) = &context.idempotency
             && let Some(record) =
@@ -102,15 +171,12 @@ where
         {
             return replay(record, &claim.request_hash);
         }
-        let mut aggregate_context = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(store_error)?;
-        let current = aggregate_context.current_sequence as u64;
+        let (mut aggregate, current) = match load {
+            Load::Stored => self.load(aggregate_id).await?,
+            Load::Fresh => (A::default(), 0),
+        };
         let sink = EventSink::default();
-        aggregate_context
-            .aggregate()
+        aggregate
             .handle(command, &self.services, &sink)
             .await
             .map_err(CommandError::Rejected)?;
@@ -130,20 +196,24 @@ where
         if events.is_empty() {
             return Ok(receipt::<A>(aggregate_id, current, status_code, false));
         }
-        let committed = self
-            .store
-            .commit(events, aggregate_context, context.to_metadata())
-            .await;
-        match committed {
-            Ok(envelopes) => {
+        let serialized = serialize::<A>(aggregate_id, current, &events, context)?;
+        let version = current + events.len() as u64;
+        match self
+            .repository
+            .append(&serialized, &AppendFacts::of(context), alongside)
+            .await
+        {
+            Ok(()) => {
                 self.waker.wake().await;
-                let version = envelopes.last().map_or(current, |e| e.sequence as u64);
                 metrics::counter!("agentos_commands_total", "aggregate_type" => A::TYPE)
                     .increment(1);
                 Ok(receipt::<A>(aggregate_id, version, status_code, false))
             }
-            Err(AggregateError::AggregateConflict) => Err(CommandError::Conflict),
-            Err(AggregateError::UnexpectedError(err)) if err.is::<IdempotencyKeyTaken>() => {
+            Err(AppendError::Conflict) => Err(CommandError::Conflict),
+            Err(AppendError::Claimed { scope, key, owner }) => {
+                Err(CommandError::Claimed { scope, key, owner })
+            }
+            Err(AppendError::IdempotencyKeyTaken) => {
                 // A twin request with the same key committed between our lookup and our
                 // append; ours rolled back as a whole, so answer with the twin's outcome.
                 let claim = context.idempotency.as_ref().ok_or_else(|| {
@@ -154,7 +224,7 @@ where
                     .ok_or_else(|| StoreError::Invalid("idempotency record vanished".into()))?;
                 replay(record, &claim.request_hash)
             }
-            Err(err) => Err(store_error(err)),
+            Err(AppendError::Store(err)) => Err(CommandError::Store(err)),
         }
     }
 
@@ -164,9 +234,41 @@ where
             .store
             .load_aggregate(aggregate_id)
             .await
-            .map_err(|e| StoreError::Persistence(e.to_string()))?;
+            .map_err(|e: AggregateError<A::Error>| StoreError::Persistence(e.to_string()))?;
         Ok((context.aggregate, context.current_sequence as u64))
     }
+}
+
+/// Whether the aggregate is read from the store or known to be new.
+#[derive(Debug, Clone, Copy)]
+enum Load {
+    Stored,
+    Fresh,
+}
+
+/// The events as rows, numbered on from `current`, each with the command's metadata.
+fn serialize<A: Aggregate>(
+    aggregate_id: &str,
+    current: u64,
+    events: &[A::Event],
+    context: &CommandContext,
+) -> Result<Vec<SerializedEvent>, StoreError> {
+    let metadata = serde_json::to_value(context.to_metadata())?;
+    events
+        .iter()
+        .enumerate()
+        .map(|(offset, event)| {
+            Ok(SerializedEvent::new(
+                aggregate_id.to_owned(),
+                usize::try_from(current).unwrap_or(usize::MAX) + offset + 1,
+                A::TYPE.to_owned(),
+                event.event_type(),
+                event.event_version(),
+                serde_json::to_value(event)?,
+                metadata.clone(),
+            ))
+        })
+        .collect()
 }
 
 fn receipt<A: Aggregate>(
@@ -198,12 +300,4 @@ fn replay<E: std::error::Error>(
         status_code: u16::try_from(record.status_code).unwrap_or(200),
         replayed: true,
     })
-}
-
-fn store_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
-    match err {
-        AggregateError::UserError(e) => CommandError::Rejected(e),
-        AggregateError::AggregateConflict => CommandError::Conflict,
-        other => CommandError::Store(StoreError::Persistence(other.to_string())),
-    }
 }

@@ -4,6 +4,7 @@
 //! AgentOS process shares: configuration names, tenants and API keys, telemetry, and the
 //! HTTP pieces (problem+json, auth, health, metrics) both APIs use.
 
+pub mod alongside;
 pub mod command_bus;
 pub mod consistency;
 pub mod database;
@@ -22,6 +23,7 @@ pub mod tenants;
 pub mod testing;
 pub mod web;
 
+pub use alongside::Alongside;
 pub use command_bus::{CommandBus, CommandError, CommandReceipt};
 pub use consistency::ConsistencyToken;
 pub use envelope::{CloudEvent, StoredEvent};

@@ -12,7 +12,11 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::metadata::keys;
+use std::sync::Arc;
+
+use crate::StoreError;
+use crate::alongside::Alongside;
+use crate::metadata::{CommandContext, IdempotencyClaim, keys};
 
 const INSERT_EVENTS: &str = "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
@@ -29,42 +33,96 @@ INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, aggregat
                               aggregate_id, version, status_code)
 VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-/// Another request with the same `Idempotency-Key` committed first.
+/// Why an append wrote nothing.
 #[derive(Debug, thiserror::Error)]
-#[error("the idempotency key was used by a request that committed first")]
-pub struct IdempotencyKeyTaken;
+pub enum AppendError {
+    /// Another command appended the same aggregate version first.
+    #[error("another command changed the aggregate concurrently")]
+    Conflict,
+    /// Another request with the same `Idempotency-Key` committed first.
+    #[error("the idempotency key was used by a request that committed first")]
+    IdempotencyKeyTaken,
+    /// A claimed key is already held by `owner`.
+    #[error("`{key}` in `{scope}` is already claimed by {owner}")]
+    Claimed {
+        scope: String,
+        key: String,
+        owner: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AppendError {
+    /// SQLSTATE 23505 on the events key is an optimistic-concurrency conflict; on the
+    /// idempotency key it means a twin request won.
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && db.code().as_deref() == Some("23505")
+        {
+            return if db.constraint() == Some("idempotency_keys_pkey") {
+                Self::IdempotencyKeyTaken
+            } else {
+                Self::Conflict
+            };
+        }
+        Self::Store(StoreError::Database(err))
+    }
+}
+
+/// What every event of one command shares, beyond its metadata.
+#[derive(Debug, Clone)]
+pub struct AppendFacts {
+    pub tenant_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+impl AppendFacts {
+    /// The facts of a command run in `context`.
+    pub fn of(context: &CommandContext) -> Self {
+        Self {
+            tenant_id: context.tenant_id,
+            occurred_at: context.occurred_at,
+            idempotency: context.idempotency.clone(),
+        }
+    }
+}
 
 /// The event repository every aggregate is stored through.
+#[derive(Clone)]
 pub struct EventRepository {
     pool: PgPool,
-    reads: PostgresEventRepository,
+    reads: Arc<PostgresEventRepository>,
 }
 
 impl EventRepository {
     /// A repository on the `events` and `snapshots` tables of `pool`'s database.
     pub fn new(pool: PgPool) -> Self {
         Self {
-            reads: PostgresEventRepository::new(pool.clone()),
+            reads: Arc::new(PostgresEventRepository::new(pool.clone())),
             pool,
         }
     }
 
     /// Appends one command's events (all of one aggregate) in a transaction whose first
-    /// write is the events INSERT, so transaction-id order stays close to commit order.
-    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, events = events.len()), err)]
-    async fn append<A: Aggregate>(
+    /// write is the events INSERT, so transaction-id order stays close to commit order;
+    /// the idempotency record and the `alongside` writes follow in the same transaction.
+    #[tracing::instrument(skip_all, fields(events = events.len()), err)]
+    pub async fn append(
         &self,
         events: &[SerializedEvent],
-    ) -> Result<(), PersistenceError> {
+        facts: &AppendFacts,
+        alongside: &[Alongside],
+    ) -> Result<(), AppendError> {
         let Some(first) = events.first() else {
             return Ok(());
         };
-        let facts = CommandFacts::from_metadata(&first.metadata)?;
         let mut columns = EventColumns::with_capacity(events.len());
         for event in events {
-            columns.push(event, &facts)?;
+            columns.push(event, facts)?;
         }
-        let mut tx = self.pool.begin().await.map_err(connection_error)?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(INSERT_EVENTS)
             .bind(&columns.aggregate_type)
             .bind(&columns.aggregate_id)
@@ -77,25 +135,79 @@ impl EventRepository {
             .bind(&columns.tenant_id)
             .bind(&columns.occurred_at)
             .execute(&mut *tx)
-            .await
-            .map_err(write_error)?;
+            .await?;
+        let last = events.last().unwrap_or(first);
         if let Some(claim) = &facts.idempotency {
-            let last = events.last().unwrap_or(first);
             sqlx::query(INSERT_IDEMPOTENCY_KEY)
                 .bind(facts.tenant_id)
                 .bind(&claim.key)
                 .bind(&claim.request_hash)
-                .bind(A::TYPE)
+                .bind(&last.aggregate_type)
                 .bind(&last.aggregate_id)
                 .bind(i64::try_from(last.sequence).unwrap_or(i64::MAX))
-                .bind(claim.status_code)
+                .bind(i16::try_from(claim.status_code).unwrap_or(200))
                 .execute(&mut *tx)
-                .await
-                .map_err(write_error)?;
+                .await?;
         }
-        tx.commit().await.map_err(write_error)?;
+        for write in alongside {
+            write_alongside(&mut tx, write, facts.tenant_id, last).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
+}
+
+async fn write_alongside(
+    tx: &mut sqlx::PgTransaction<'_>,
+    write: &Alongside,
+    tenant_id: Uuid,
+    event: &SerializedEvent,
+) -> Result<(), AppendError> {
+    match write {
+        Alongside::Claim { scope, key } => {
+            let claimed = sqlx::query(
+                "INSERT INTO unique_claims (scope, claim_key, tenant_id, aggregate_type, aggregate_id)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(tenant_id)
+            .bind(&event.aggregate_type)
+            .bind(&event.aggregate_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                let owner: String = sqlx::query_scalar(
+                    "SELECT aggregate_id FROM unique_claims WHERE scope = $1 AND claim_key = $2",
+                )
+                .bind(scope)
+                .bind(key)
+                .fetch_one(&mut **tx)
+                .await?;
+                return Err(AppendError::Claimed {
+                    scope: scope.clone(),
+                    key: key.clone(),
+                    owner,
+                });
+            }
+        }
+        Alongside::PutDataKey { key_id, material } => {
+            sqlx::query("INSERT INTO data_keys (key_id, tenant_id, material) VALUES ($1, $2, $3)")
+                .bind(key_id)
+                .bind(tenant_id)
+                .bind(material)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Alongside::DeleteDataKey { key_id } => {
+            sqlx::query("DELETE FROM data_keys WHERE key_id = $1")
+                .bind(key_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 impl PersistedEventRepository for EventRepository {
@@ -135,7 +247,13 @@ impl PersistedEventRepository for EventRepository {
                 "snapshot stores are not supported".into(),
             ));
         }
-        self.append::<A>(events).await
+        let facts = facts_from_metadata(events)?;
+        self.append(events, &facts, &[])
+            .await
+            .map_err(|err| match err {
+                AppendError::Conflict => PersistenceError::OptimisticLockError,
+                other => PersistenceError::UnknownError(Box::new(other)),
+            })
     }
 
     async fn stream_events<A: Aggregate>(
@@ -150,45 +268,32 @@ impl PersistedEventRepository for EventRepository {
     }
 }
 
-/// What the command's metadata says about every event it produced.
-struct CommandFacts {
-    tenant_id: Uuid,
-    occurred_at: DateTime<Utc>,
-    idempotency: Option<Claim>,
-}
-
-struct Claim {
-    key: String,
-    request_hash: String,
-    status_code: i16,
-}
-
-impl CommandFacts {
-    fn from_metadata(metadata: &Value) -> Result<Self, PersistenceError> {
-        let text = |key: &str| metadata.get(key).and_then(Value::as_str);
-        let required =
-            |key: &str| text(key).ok_or_else(|| invalid(format!("event metadata lacks `{key}`")));
-        let tenant_id = Uuid::parse_str(required(keys::TENANT_ID)?)
-            .map_err(|e| invalid(format!("tenant_id: {e}")))?;
-        let occurred_at = DateTime::parse_from_rfc3339(required(keys::OCCURRED_AT)?)
-            .map_err(|e| invalid(format!("occurred_at: {e}")))?
-            .with_timezone(&Utc);
-        let idempotency = match (text(keys::IDEMPOTENCY_KEY), text(keys::REQUEST_HASH)) {
-            (Some(key), Some(hash)) => Some(Claim {
-                key: key.to_owned(),
-                request_hash: hash.to_owned(),
-                status_code: text(keys::STATUS_CODE)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(200),
-            }),
-            _ => None,
-        };
-        Ok(Self {
-            tenant_id,
-            occurred_at,
-            idempotency,
-        })
-    }
+/// The facts of events committed through cqrs-es' own `commit`, read back from metadata.
+fn facts_from_metadata(events: &[SerializedEvent]) -> Result<AppendFacts, PersistenceError> {
+    let metadata = events.first().map(|e| &e.metadata).unwrap_or(&Value::Null);
+    let text = |key: &str| metadata.get(key).and_then(Value::as_str);
+    let required =
+        |key: &str| text(key).ok_or_else(|| invalid(format!("event metadata lacks `{key}`")));
+    let tenant_id = Uuid::parse_str(required(keys::TENANT_ID)?)
+        .map_err(|e| invalid(format!("tenant_id: {e}")))?;
+    let occurred_at = DateTime::parse_from_rfc3339(required(keys::OCCURRED_AT)?)
+        .map_err(|e| invalid(format!("occurred_at: {e}")))?
+        .with_timezone(&Utc);
+    let idempotency = match (text(keys::IDEMPOTENCY_KEY), text(keys::REQUEST_HASH)) {
+        (Some(key), Some(hash)) => Some(IdempotencyClaim {
+            key: key.to_owned(),
+            request_hash: hash.to_owned(),
+            status_code: text(keys::STATUS_CODE)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(200),
+        }),
+        _ => None,
+    };
+    Ok(AppendFacts {
+        tenant_id,
+        occurred_at,
+        idempotency,
+    })
 }
 
 /// The INSERT's parameters, one array per column.
@@ -221,15 +326,11 @@ impl EventColumns {
         }
     }
 
-    fn push(
-        &mut self,
-        event: &SerializedEvent,
-        facts: &CommandFacts,
-    ) -> Result<(), PersistenceError> {
+    fn push(&mut self, event: &SerializedEvent, facts: &AppendFacts) -> Result<(), StoreError> {
         self.aggregate_type.push(event.aggregate_type.clone());
         self.aggregate_id.push(event.aggregate_id.clone());
         self.sequence
-            .push(i64::try_from(event.sequence).map_err(|e| invalid(e.to_string()))?);
+            .push(i64::try_from(event.sequence).map_err(|e| StoreError::Invalid(e.to_string()))?);
         self.event_type.push(event.event_type.clone());
         self.event_version.push(event.event_version.clone());
         self.payload.push(serde_json::to_string(&event.payload)?);
@@ -243,28 +344,4 @@ impl EventColumns {
 
 fn invalid(message: String) -> PersistenceError {
     PersistenceError::UnknownError(message.into())
-}
-
-fn connection_error(err: sqlx::Error) -> PersistenceError {
-    PersistenceError::ConnectionError(Box::new(err))
-}
-
-/// SQLSTATE 23505 on the events key is an optimistic-concurrency conflict; on the
-/// idempotency key it means a twin request won.
-fn write_error(err: sqlx::Error) -> PersistenceError {
-    if let sqlx::Error::Database(db) = &err
-        && db.code().as_deref() == Some("23505")
-    {
-        return if db.constraint() == Some("idempotency_keys_pkey") {
-            PersistenceError::UnknownError(Box::new(IdempotencyKeyTaken))
-        } else {
-            PersistenceError::OptimisticLockError
-        };
-    }
-    match err {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            connection_error(err)
-        }
-        other => PersistenceError::UnknownError(Box::new(other)),
-    }
 }

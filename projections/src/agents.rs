@@ -4,14 +4,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::agent::{AGENT_AGGREGATE_TYPE, AgentConfig, AgentEvent};
-use eventstore::{CloudEvent, Namespace};
+use eventstore::CloudEvent;
 use serde::{Deserialize, Serialize};
 use sqlx::{Executor, PgConnection, PgPool};
-use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::runner::{Delivered, Projection, event_span};
-use crate::{ProjectionError, checkpoint};
+use crate::ProjectionError;
+use crate::pg_model::{PgModel, PgProjection, check_duplicate};
 
 /// The live table's name; rebuilds build a shadow table and rename it to this.
 pub const AGENTS_TABLE: &str = "agents";
@@ -189,95 +188,48 @@ async fn set_status(
     Ok(())
 }
 
-/// After an update that matched no row: fine when the row already has `version` (a
-/// duplicate), a [`ProjectionError::VersionGap`] when it is missing or further behind.
-async fn check_duplicate(
-    conn: &mut PgConnection,
-    table: &str,
-    id: Uuid,
-    version: i64,
-) -> Result<(), ProjectionError> {
-    let found: Option<i64> =
-        sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    let found = found.unwrap_or_default();
-    if found >= version {
-        return Ok(());
-    }
-    Err(ProjectionError::VersionGap {
-        aggregate_id: id.to_string(),
-        expected: u64::try_from(version - 1).unwrap_or_default(),
-        found: u64::try_from(found).unwrap_or_default(),
-    })
-}
-
 /// Creates the live table when it does not exist yet.
 pub async fn ensure_table(pool: &PgPool) -> Result<(), ProjectionError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('agentos.projections.ddl', 0))")
-        .execute(&mut *tx)
-        .await?;
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(AGENTS_TABLE)
-        .fetch_one(&mut *tx)
-        .await?;
-    if !exists {
-        tx.execute(create_table_sql(AGENTS_TABLE).as_str()).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    AgentsProjection::new(pool.clone(), AgentsModel)
+        .ensure_tables()
+        .await
 }
+
+/// The agents read model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentsModel;
 
 /// The Postgres projection of agents.
-#[derive(Debug, Clone)]
-pub struct AgentsProjection {
-    pool: PgPool,
-}
-
-impl AgentsProjection {
-    /// A projection writing into `pool`'s `agents` table.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
-    }
-}
+pub type AgentsProjection = PgProjection<AgentsModel>;
 
 #[async_trait::async_trait]
-impl Projection for AgentsProjection {
-    fn name(&self) -> &str {
+impl PgModel for AgentsModel {
+    fn name(&self) -> &'static str {
         AGENTS_PROJECTION
     }
 
-    fn filter_subject(&self, namespace: &Namespace) -> String {
-        namespace.aggregate_type_filter(AGENT_AGGREGATE_TYPE)
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &[AGENT_AGGREGATE_TYPE]
     }
 
-    async fn prepare(&self) -> Result<u64, ProjectionError> {
-        checkpoint::ensure(&self.pool, AGENTS_PROJECTION).await?;
-        ensure_table(&self.pool).await?;
-        checkpoint::read(&self.pool, AGENTS_PROJECTION).await
-    }
-
-    async fn apply(&self, events: &[Delivered]) -> Result<usize, ProjectionError> {
-        let mut tx = self.pool.begin().await?;
-        let mut position = checkpoint::lock(&mut tx, AGENTS_PROJECTION).await?;
-        let mut applied = 0;
-        for delivered in events {
-            if delivered.stream_sequence <= position {
-                continue;
-            }
-            apply_event(&mut tx, AGENTS_TABLE, &delivered.event)
-                .instrument(event_span(AGENTS_PROJECTION, &delivered.event))
+    async fn create_tables(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(AGENTS_TABLE)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !exists {
+            conn.execute(create_table_sql(AGENTS_TABLE).as_str())
                 .await?;
-            position = delivered.stream_sequence;
-            applied += 1;
         }
-        if applied > 0 {
-            checkpoint::save(&mut tx, AGENTS_PROJECTION, position).await?;
-        }
-        tx.commit().await?;
-        Ok(applied)
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &CloudEvent,
+    ) -> Result<(), ProjectionError> {
+        apply_event(conn, AGENTS_TABLE, event).await
     }
 }
 
@@ -294,22 +246,6 @@ pub async fn get_agent(
     .bind(tenant_id)
     .fetch_optional(pool)
     .await?)
-}
-
-/// The version of an agent in the read model (0 when absent).
-pub async fn agent_version(
-    pool: &PgPool,
-    tenant_id: Uuid,
-    id: Uuid,
-) -> Result<u64, ProjectionError> {
-    let version: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT version FROM {AGENTS_TABLE} WHERE id = $1 AND tenant_id = $2"
-    ))
-    .bind(id)
-    .bind(tenant_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(version.map_or(0, |v| u64::try_from(v).unwrap_or_default()))
 }
 
 /// A page of the tenant's agents, oldest first (ids are UUIDv7).

@@ -6,12 +6,19 @@
 
 pub mod agents;
 pub mod agents_redis;
+pub mod api_keys;
+pub mod api_keys_redis;
 pub mod checkpoint;
 pub mod error;
+pub mod pg_model;
 pub mod rebuild;
+pub mod redis_model;
 pub mod runner;
+pub mod versions;
 
-pub use agents::{AgentList, AgentListFilter, AgentView, AgentsProjection};
-pub use agents_redis::{AgentSummary, AgentsRedisProjection};
+pub use agents::{AgentList, AgentListFilter, AgentView, AgentsModel, AgentsProjection};
+pub use agents_redis::{AgentSummaries, AgentSummary, AgentsRedisProjection};
 pub use error::ProjectionError;
+pub use pg_model::{PgModel, PgProjection};
+pub use redis_model::{RedisModel, RedisProjection};
 pub use runner::{Projection, ProjectionRunner, RunnerConfig};

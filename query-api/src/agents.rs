@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::api_key::Scope;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::AgentSummary;
 use projections::agents::{self, AgentList, AgentListFilter, AgentView};
@@ -41,10 +42,11 @@ pub struct ListAgentsParams {
 /// Lists the tenant's agents, oldest first, a page at a time.
 pub async fn list_agents(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    auth: Authenticated,
     QueryParams(params): QueryParams<ListAgentsParams>,
     headers: HeaderMap,
 ) -> Result<Json<AgentList>, Problem> {
+    let principal = auth.require(Scope::AgentsRead)?;
     let filter = validate(params)?;
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     agents::list_agents(&state.pool, principal.tenant_id, &filter)
@@ -117,10 +119,11 @@ fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
 /// One agent, with its version as ETag.
 pub async fn get_agent(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    auth: Authenticated,
     UuidPath(id): UuidPath,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    let principal = auth.require(Scope::AgentsRead)?;
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let agent = agents::get_agent(&state.pool, principal.tenant_id, id)
         .await
@@ -158,9 +161,10 @@ pub async fn get_agent(
 /// An agent's status from the hot read model.
 pub async fn get_agent_status(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    auth: Authenticated,
     UuidPath(id): UuidPath,
 ) -> Result<Json<AgentSummary>, Problem> {
+    let principal = auth.require(Scope::AgentsRead)?;
     state
         .agent_summaries
         .get(principal.tenant_id, id)

@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
-use domain::agent::AGENT_AGGREGATE_TYPE;
 use eventstore::ConsistencyToken;
 use eventstore::web::Problem;
 use uuid::Uuid;
@@ -57,24 +56,30 @@ pub async fn wait_for_token(
                 "not a token returned by the command API",
             )
         })?;
-    if token.aggregate_type != AGENT_AGGREGATE_TYPE {
+    let Ok(aggregate_id) = Uuid::parse_str(&token.aggregate_id) else {
+        return Err(Problem::invalid_field(
+            "X-Consistency-Token",
+            "names no resource",
+        ));
+    };
+    if projections::versions::version_table(&token.aggregate_type).is_none() {
         return Err(Problem::invalid_field(
             "X-Consistency-Token",
             format!("tokens for `{}` are not served here", token.aggregate_type),
         ));
     }
-    let Ok(agent_id) = Uuid::parse_str(&token.aggregate_id) else {
-        return Err(Problem::invalid_field(
-            "X-Consistency-Token",
-            "names no agent",
-        ));
-    };
     let deadline = Instant::now() + state.consistency_wait;
     let mut pause = FIRST_POLL;
     loop {
-        let version = projections::agents::agent_version(&state.pool, tenant_id, agent_id)
-            .await
-            .map_err(|err| Problem::internal(&err))?;
+        let version = projections::versions::read_model_version(
+            &state.pool,
+            &token.aggregate_type,
+            tenant_id,
+            aggregate_id,
+        )
+        .await
+        .map_err(|err| Problem::internal(&err))?
+        .unwrap_or_default();
         if version >= token.version {
             return Ok(());
         }

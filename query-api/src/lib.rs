@@ -2,6 +2,7 @@
 //! pagination and read-your-writes through consistency tokens.
 
 pub mod agents;
+pub mod api_keys;
 pub mod consistency;
 pub mod openapi;
 pub mod state;

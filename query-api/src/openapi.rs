@@ -8,14 +8,17 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents};
+use crate::{AppState, agents, api_keys};
 
 #[derive(OpenApi)]
 #[openapi(
     info(license(name = "Apache-2.0", identifier = "Apache-2.0"), title = "AgentOS query API", version = "1", description = "Reads from AgentOS read models. Send a command's consistency token as `X-Consistency-Token` to read your own write."),
     components(schemas(Problem, domain::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "agents", description = "Agent read models"))
+    tags(
+        (name = "agents", description = "Agent read models"),
+        (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+    )
 )]
 struct ApiDoc;
 
@@ -24,6 +27,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::list_agents))
         .routes(routes!(agents::get_agent))
         .routes(routes!(agents::get_agent_status))
+        .routes(routes!(api_keys::list_api_keys))
+        .routes(routes!(api_keys::get_api_key))
 }
 
 /// The query API's OpenAPI document.

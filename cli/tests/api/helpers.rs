@@ -183,44 +183,51 @@ impl TestApp {
 
     /// Another tenant, "globex"; returns its API key.
     pub async fn second_tenant(&self) -> String {
-        eventstore::tenants::create_tenant(&self.env.pool, "globex")
-            .await
-            .expect("create second tenant")
-            .api_key
+        self.another_tenant("globex").await.api_key
     }
 
-    /// How many events the store holds.
+    /// Another tenant called `name`, with its first (admin) key.
+    pub async fn another_tenant(&self, name: &str) -> eventstore::tenants::IssuedKey {
+        eventstore::tenants::create_tenant(&self.env.pool, name)
+            .await
+            .expect("create another tenant")
+    }
+
+    /// How many agent events the store holds (creating tenants and keys appends events of
+    /// their own).
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events")
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'agent'")
             .fetch_one(&self.env.pool)
             .await
             .expect("count events")
     }
 
-    /// The first `count` messages of the event stream (subject, CloudEvent JSON), once
-    /// the relay has published that many.
-    pub async fn published_events(&self, count: u64) -> Vec<(String, Value)> {
+    /// The first `count` agent events of the event stream (subject, CloudEvent JSON), once
+    /// the relay has published that many (tenants and keys have events of their own).
+    pub async fn published_agent_events(&self, count: usize) -> Vec<(String, Value)> {
         let stream = self
             .env
             .jetstream
             .get_stream(self.env.namespace.stream())
             .await
             .expect("event stream");
+        let marker = ".agent.";
         eventually("the relay to publish the events", async || {
-            let info = stream.get_info().await.ok()?;
-            (info.state.messages >= count).then_some(())
+            let mut events = Vec::new();
+            let last = stream.get_info().await.ok()?.state.last_sequence;
+            for sequence in 1..=last {
+                let message = stream.get_raw_message(sequence).await.ok()?;
+                if message.subject.contains(marker) {
+                    let event = serde_json::from_slice(&message.payload).expect("CloudEvent JSON");
+                    events.push((message.subject.to_string(), event));
+                }
+            }
+            (events.len() >= count).then(|| {
+                events.truncate(count);
+                events
+            })
         })
-        .await;
-        let mut events = Vec::new();
-        for sequence in 1..=count {
-            let message = stream
-                .get_raw_message(sequence)
-                .await
-                .expect("stream message");
-            let event = serde_json::from_slice(&message.payload).expect("CloudEvent JSON");
-            events.push((message.subject.to_string(), event));
-        }
-        events
+        .await
     }
 
     /// Stops every role and drops the database, stream and Redis keys.

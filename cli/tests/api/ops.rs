@@ -156,7 +156,7 @@ async fn the_correlation_id_is_echoed_and_stored_with_the_events() {
     );
 
     let stored: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT metadata->>'correlation_id' FROM events ORDER BY position")
+        sqlx::query_scalar("SELECT metadata->>'correlation_id' FROM events WHERE aggregate_type = 'agent' ORDER BY position")
             .fetch_all(&app.env.pool)
             .await
             .expect("events");
@@ -169,7 +169,7 @@ async fn the_correlation_id_is_echoed_and_stored_with_the_events() {
             Some(generated),
         ]
     );
-    let published = app.published_events(2).await;
+    let published = app.published_agent_events(2).await;
     for (_, event) in &published {
         assert_eq!(
             event["correlationid"],

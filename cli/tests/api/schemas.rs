@@ -49,7 +49,7 @@ async fn every_published_event_matches_its_schema() {
         .await;
     app.command_ok(agent.id, "archive", &json!({})).await;
 
-    let events = app.published_events(5).await;
+    let events = app.published_agent_events(5).await;
 
     let envelope = validator("events/cloudevent.json");
     let mut seen = BTreeSet::new();
@@ -85,7 +85,7 @@ async fn every_published_event_matches_its_schema() {
 async fn a_payload_that_breaks_the_contract_fails_validation() {
     let app = spawn_app().await;
     app.an_agent("contract").await;
-    let events = app.published_events(1).await;
+    let events = app.published_agent_events(1).await;
     let event = &events[0].1;
     let created = validator("events/agent/AgentCreated.v1.json");
     let envelope = validator("events/cloudevent.json");

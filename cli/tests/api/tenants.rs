@@ -82,12 +82,8 @@ async fn another_tenant_can_neither_see_nor_change_an_agent() {
 async fn published_event_subjects_carry_the_tenant_id() {
     let app = spawn_app().await;
     let ours = app.an_agent("ours").await;
-    let second_key = app.second_tenant().await;
-    let second_tenant = eventstore::tenants::authenticate(&app.env.pool, &second_key)
-        .await
-        .expect("authenticate")
-        .expect("a principal")
-        .tenant_id;
+    let second = app.another_tenant("globex").await;
+    let (second_key, second_tenant) = (second.api_key, second.tenant_id);
     let authorization = bearer(&second_key);
     let theirs = app
         .post(
@@ -98,7 +94,7 @@ async fn published_event_subjects_carry_the_tenant_id() {
         .await
         .accepted(StatusCode::CREATED);
 
-    let events = app.published_events(2).await;
+    let events = app.published_agent_events(2).await;
 
     let namespace = app.env.namespace.as_str();
     let expected = [

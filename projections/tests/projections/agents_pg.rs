@@ -34,7 +34,10 @@ impl PgHarness {
     pub async fn project(&mut self) -> u64 {
         let last = self.publisher.publish_all().await;
         let runner = runner(
-            Arc::new(AgentsProjection::new(self.env.pool.clone())),
+            Arc::new(AgentsProjection::new(
+                self.env.pool.clone(),
+                projections::AgentsModel,
+            )),
             &self.env,
         );
         let consumer = runner.consumer().await.unwrap();
@@ -214,8 +217,9 @@ async fn read_model_shows_what_each_command_of_an_agents_lifecycle_said() {
     assert_eq!(view, expected.view(), "after archive");
     harness.commands.assert_view_matches_aggregate(&view).await;
     assert_eq!(
-        agents::agent_version(&harness.env.pool, tenant, id)
+        projections::versions::read_model_version(&harness.env.pool, "agent", tenant, id)
             .await
+            .unwrap()
             .unwrap(),
         6
     );

@@ -20,7 +20,7 @@ fn summary(id: Uuid, name: &str, status: &str, version: u64) -> AgentSummary {
 }
 
 pub async fn redis_projection(env: &TestEnv) -> AgentsRedisProjection {
-    AgentsRedisProjection::new(env.redis().await, env.redis_prefix.clone())
+    AgentsRedisProjection::agents(env.redis().await, env.redis_prefix.clone())
 }
 
 /// Deletes every key of the test, as a Redis restart without persistence would.

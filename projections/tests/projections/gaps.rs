@@ -76,7 +76,10 @@ fn batch(events: &[&Delivered]) -> Vec<Delivered> {
 async fn postgres_refuses_a_pause_delivered_before_the_agents_creation_and_keeps_its_checkpoint() {
     let env = TestEnv::new().await;
     let scenario = PausedThenCreated::published(&env).await;
-    let projection = Arc::new(AgentsProjection::new(env.pool.clone()));
+    let projection = Arc::new(AgentsProjection::new(
+        env.pool.clone(),
+        projections::AgentsModel,
+    ));
     let runner = runner(projection.clone(), &env);
     let consumer = runner.consumer().await.unwrap();
     let messages = fetch_exactly(&consumer, 3).await;
@@ -131,7 +134,10 @@ async fn postgres_refuses_a_pause_delivered_before_the_agents_creation_and_keeps
 async fn postgres_refuses_an_event_two_versions_ahead_of_its_row() {
     let env = TestEnv::new().await;
     let (commands, tenant, a) = created_renamed_paused(&env).await;
-    let projection = Arc::new(AgentsProjection::new(env.pool.clone()));
+    let projection = Arc::new(AgentsProjection::new(
+        env.pool.clone(),
+        projections::AgentsModel,
+    ));
     let consumer = runner(projection.clone(), &env).consumer().await.unwrap();
     let events = delivered(&fetch_exactly(&consumer, 3).await);
     let (created, renamed, paused) = (&events[0], &events[1], &events[2]);

@@ -16,7 +16,10 @@ use crate::helpers::{Commands, Publisher, all_rows, at, eventually, pg_checkpoin
 type CountedAgents = Counting<AgentsProjection>;
 
 fn counted(env: &TestEnv) -> Arc<CountedAgents> {
-    Arc::new(Counting::new(AgentsProjection::new(env.pool.clone())))
+    Arc::new(Counting::new(AgentsProjection::new(
+        env.pool.clone(),
+        projections::AgentsModel,
+    )))
 }
 
 /// Creates `count` agents, publishing them in rounds; returns the stream's last sequence.

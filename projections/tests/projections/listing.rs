@@ -28,8 +28,9 @@ async fn another_tenants_agent_is_never_listed_nor_found() {
         "alpha theirs"
     );
     assert_eq!(
-        agents::agent_version(&harness.env.pool, tenant, theirs)
+        projections::versions::read_model_version(&harness.env.pool, "agent", tenant, theirs)
             .await
+            .unwrap()
             .unwrap(),
         0
     );

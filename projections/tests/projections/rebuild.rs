@@ -73,8 +73,13 @@ async fn rebuild_yields_the_same_read_model() {
     seed(&commands, Uuid::now_v7(), 6).await;
     seed(&commands, Uuid::now_v7(), 4).await;
     publisher.publish_all().await;
-    let projector =
-        RunningProjector::spawn(Arc::new(AgentsProjection::new(env.pool.clone())), &env);
+    let projector = RunningProjector::spawn(
+        Arc::new(AgentsProjection::new(
+            env.pool.clone(),
+            projections::AgentsModel,
+        )),
+        &env,
+    );
     wait_until_projected(&env).await;
     projector.stop().await;
 
@@ -154,8 +159,13 @@ async fn rebuild_under_live_traffic_ends_equal_to_a_fresh_rebuild() {
         let shutdown = shutdown.clone();
         async move { relay.run(None, shutdown).await }
     });
-    let projector =
-        RunningProjector::spawn(Arc::new(AgentsProjection::new(env.pool.clone())), &env);
+    let projector = RunningProjector::spawn(
+        Arc::new(AgentsProjection::new(
+            env.pool.clone(),
+            projections::AgentsModel,
+        )),
+        &env,
+    );
     wait_until_projected(&env).await;
 
     let stop_reading = Arc::new(AtomicBool::new(false));

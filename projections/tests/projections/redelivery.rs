@@ -34,7 +34,10 @@ async fn projector_restarted_between_write_and_ack_applies_nothing_twice() {
 
     // First life: a batch is written (its transaction commits), then the process dies
     // before acknowledging: messages, consumer and runner are dropped unacked.
-    let projection = Arc::new(AgentsProjection::new(env.pool.clone()));
+    let projection = Arc::new(AgentsProjection::new(
+        env.pool.clone(),
+        projections::AgentsModel,
+    ));
     let crashed_batch = {
         let runner = runner(projection.clone(), &env);
         let consumer = runner.consumer().await.unwrap();
@@ -62,7 +65,10 @@ async fn projector_restarted_between_write_and_ack_applies_nothing_twice() {
 
     // Second life: the unacknowledged batch is redelivered after the ack wait, next to
     // the events it never saw.
-    let restarted = Arc::new(Counting::new(AgentsProjection::new(env.pool.clone())));
+    let restarted = Arc::new(Counting::new(AgentsProjection::new(
+        env.pool.clone(),
+        projections::AgentsModel,
+    )));
     let projector = RunningProjector::spawn(restarted.clone(), &env);
     let pool = &env.pool;
     let env_ref = &env;
@@ -134,7 +140,13 @@ async fn projector_restarted_before_its_write_committed_loses_nothing() {
     // First life: a batch is delivered, then the process dies before its transaction
     // commits (or stops with messages still buffered): nothing written, nothing acked.
     {
-        let runner = runner(Arc::new(AgentsProjection::new(env.pool.clone())), &env);
+        let runner = runner(
+            Arc::new(AgentsProjection::new(
+                env.pool.clone(),
+                projections::AgentsModel,
+            )),
+            &env,
+        );
         let consumer = runner.consumer().await.unwrap();
         assert_eq!(fetch_exactly(&consumer, 4).await.len(), 4);
     }
@@ -145,7 +157,10 @@ async fn projector_restarted_before_its_write_committed_loses_nothing() {
 
     // Second life: the events after the lost batch must not overtake it, or the
     // checkpoint would pass the lost batch and it would be skipped when it comes back.
-    let restarted = Arc::new(Counting::new(AgentsProjection::new(env.pool.clone())));
+    let restarted = Arc::new(Counting::new(AgentsProjection::new(
+        env.pool.clone(),
+        projections::AgentsModel,
+    )));
     let projector = RunningProjector::spawn(restarted.clone(), &env);
     let pool = &env.pool;
     let env_ref = &env;

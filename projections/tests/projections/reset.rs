@@ -26,7 +26,13 @@ async fn seeded_and_projected(env: &TestEnv) -> u64 {
         }
     }
     let last = publisher.publish_all().await;
-    let runner = runner(Arc::new(AgentsProjection::new(env.pool.clone())), env);
+    let runner = runner(
+        Arc::new(AgentsProjection::new(
+            env.pool.clone(),
+            projections::AgentsModel,
+        )),
+        env,
+    );
     let consumer = runner.consumer().await.unwrap();
     let pool = &env.pool;
     let applied = drive_until(&runner, &consumer, || async move {
@@ -51,7 +57,13 @@ async fn consumer_is_kept_when_the_checkpoint_matches_its_acknowledgements() {
     let last = seeded_and_projected(&env).await;
     let before = consumer_info(&env, AGENTS_PROJECTION).await;
 
-    let runner = runner(Arc::new(AgentsProjection::new(env.pool.clone())), &env);
+    let runner = runner(
+        Arc::new(AgentsProjection::new(
+            env.pool.clone(),
+            projections::AgentsModel,
+        )),
+        &env,
+    );
     let consumer = runner.consumer().await.unwrap();
     let after = consumer_info(&env, AGENTS_PROJECTION).await;
     assert_eq!(after.created, before.created);
@@ -81,7 +93,13 @@ async fn consumer_recreated_after_the_read_model_is_reset_rebuilds_everything_fr
         .await
         .unwrap();
 
-    let runner = runner(Arc::new(AgentsProjection::new(env.pool.clone())), &env);
+    let runner = runner(
+        Arc::new(AgentsProjection::new(
+            env.pool.clone(),
+            projections::AgentsModel,
+        )),
+        &env,
+    );
     let consumer = runner.consumer().await.unwrap();
     assert_eq!(
         all_rows(&env.pool).await,
