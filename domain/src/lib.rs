@@ -10,5 +10,7 @@ mod error;
 pub mod memory;
 mod rules;
 pub mod tenant;
+pub mod tool;
+pub mod tool_invocation;
 
 pub use error::FieldError;
