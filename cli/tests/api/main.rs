@@ -1,6 +1,7 @@
 //! Black-box tests of the running platform: real Postgres, NATS and Redis, both APIs
 //! over HTTP, each test in its own database, stream and Redis prefix.
 
+mod api_keys;
 mod bad_input;
 mod bad_queries;
 mod concurrency;
