@@ -3,12 +3,13 @@
 //! commit with them), wake the relay.
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
-use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventStore};
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use cqrs_es::{Aggregate, DomainEvent};
 use sqlx::PgPool;
 
 use crate::alongside::Alongside;
 use crate::idempotency::{self, IdempotencyRecord};
+use crate::loader::{AggregateLoader, snapshot_due};
 use crate::relay::RelayWaker;
 use crate::repository::{AppendError, AppendFacts, EventRepository};
 use crate::{CommandContext, StoreError};
@@ -50,7 +51,7 @@ pub enum CommandError<E: std::error::Error> {
 
 /// Runs commands for one aggregate type against the event store.
 pub struct CommandBus<A: Aggregate> {
-    store: PersistedEventStore<EventRepository, A>,
+    loader: AggregateLoader,
     repository: EventRepository,
     pool: PgPool,
     services: A::Services,
@@ -64,14 +65,19 @@ where
 {
     /// A bus appending to `pool`'s event store and waking the relay through `waker`.
     pub fn new(pool: PgPool, services: A::Services, waker: RelayWaker) -> Self {
-        let repository = EventRepository::new(pool.clone());
         Self {
-            store: PersistedEventStore::new_event_store(repository.clone()),
-            repository,
+            loader: AggregateLoader::new(pool.clone(), Vec::new()),
+            repository: EventRepository::new(pool.clone()),
             pool,
             services,
             waker,
         }
+    }
+
+    /// Upcasts stored events of older versions with `upcasters` when loading.
+    pub fn with_upcasters(mut self, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
+        self.loader = AggregateLoader::new(self.pool.clone(), upcasters);
+        self
     }
 
     /// Executes `command` on `aggregate_id`.
@@ -205,6 +211,15 @@ where
         {
             Ok(()) => {
                 self.waker.wake().await;
+                if snapshot_due(current, version)
+                    && let Err(err) = self
+                        .loader
+                        .save_snapshot(aggregate_id, &aggregate, version)
+                        .await
+                {
+                    // A snapshot is only a shortcut for later loads; the command stands.
+                    tracing::warn!(%err, aggregate_type = A::TYPE, aggregate_id, "snapshot not saved");
+                }
                 metrics::counter!("agentos_commands_total", "aggregate_type" => A::TYPE)
                     .increment(1);
                 Ok(receipt::<A>(aggregate_id, version, status_code, false))
@@ -228,14 +243,9 @@ where
         }
     }
 
-    /// The current state and version of an aggregate, folded from its events.
+    /// The current state and version of an aggregate (its snapshot and later events).
     pub async fn load(&self, aggregate_id: &str) -> Result<(A, u64), StoreError> {
-        let context = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(|e: AggregateError<A::Error>| StoreError::Persistence(e.to_string()))?;
-        Ok((context.aggregate, context.current_sequence as u64))
+        self.loader.load(aggregate_id).await
     }
 }
 

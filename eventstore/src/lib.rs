@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod error;
 pub mod idempotency;
 pub mod leader;
+pub mod loader;
 pub mod metadata;
 pub mod namespace;
 pub mod reader;

@@ -6,4 +6,5 @@ mod idempotency;
 mod migrations;
 mod reader;
 mod relay;
+mod snapshots;
 mod support;
