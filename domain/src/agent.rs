@@ -6,7 +6,7 @@ mod changes;
 mod config;
 mod events;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::fmt;
 

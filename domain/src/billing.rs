@@ -10,7 +10,7 @@ mod commands;
 mod decide;
 mod events;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod invoice;
 mod pricing;
 mod validation;

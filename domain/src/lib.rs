@@ -9,6 +9,8 @@ pub mod billing;
 mod error;
 pub mod memory;
 mod rules;
+#[cfg(test)]
+mod state_round_trip;
 pub mod tenant;
 pub mod tool;
 pub mod tool_invocation;

@@ -9,7 +9,7 @@
 mod content;
 mod events;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod validation;
 
 use std::fmt;

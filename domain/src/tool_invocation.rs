@@ -8,7 +8,7 @@ mod commands;
 mod events;
 mod fields;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod status;
 
 use chrono::{DateTime, Utc};
