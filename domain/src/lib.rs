@@ -9,6 +9,7 @@ pub mod billing;
 mod error;
 pub mod memory;
 mod rules;
+pub mod run;
 #[cfg(test)]
 mod state_round_trip;
 pub mod tenant;

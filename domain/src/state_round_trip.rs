@@ -9,6 +9,7 @@ use crate::agent::Agent;
 use crate::api_key::ApiKey;
 use crate::billing::{BillingAccount, Meter};
 use crate::memory::Memory;
+use crate::run::Run;
 use crate::tool::Tool;
 use crate::tool_invocation::ToolInvocation;
 
@@ -45,5 +46,6 @@ fn every_aggregate_state_survives_json() {
         ),
         crate::billing::fixtures::used(Meter::MemoryItems, 3, "event-1", 4_700, now),
     ]);
+    round_trips::<Run>(crate::run::fixtures::calling_tools(true));
     let _: Value = serde_json::to_value(ApiKey::default()).unwrap();
 }
