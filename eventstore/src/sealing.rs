@@ -90,10 +90,7 @@ impl DataKey {
             aad: associated_data,
         };
         // Encryption fails only for inputs past 256 GiB; content is capped far below that.
-        let ciphertext = self
-            .cipher()
-            .encrypt(&nonce, payload)
-            .unwrap_or_default();
+        let ciphertext = self.cipher().encrypt(&nonce, payload).unwrap_or_default();
         SealedContent {
             key_id: self.id,
             nonce: STANDARD.encode(nonce),
@@ -221,10 +218,7 @@ mod tests {
         let memory = Uuid::now_v7();
         let sealed = key.seal(&memory_binding(memory, 1), PLAINTEXT);
         for binding in [memory_binding(memory, 2), memory_binding(Uuid::now_v7(), 1)] {
-            assert_eq!(
-                key.open(&binding, &sealed),
-                Err(SealingError::Unauthentic)
-            );
+            assert_eq!(key.open(&binding, &sealed), Err(SealingError::Unauthentic));
         }
     }
 
@@ -285,9 +279,6 @@ mod tests {
         let sealed = key.seal(&binding, PLAINTEXT);
         assert_eq!(DataKeys::default().open(&binding, &sealed), Ok(None));
         let keys = DataKeys(HashMap::from([(key.id(), key)]));
-        assert_eq!(
-            keys.open(&binding, &sealed),
-            Ok(Some(PLAINTEXT.to_owned()))
-        );
+        assert_eq!(keys.open(&binding, &sealed), Ok(Some(PLAINTEXT.to_owned())));
     }
 }

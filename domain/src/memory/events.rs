@@ -203,6 +203,7 @@ mod tests {
             (MemoryKind::Semantic, "semantic"),
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), word);
+            assert_eq!(kind.as_str(), word);
             assert_eq!(
                 serde_json::from_value::<MemoryKind>(word.into()).unwrap(),
                 kind
