@@ -17,7 +17,7 @@ async fn bad_parameters_are_422s_naming_the_parameter() {
     let long_tag = "t".repeat(65);
 
     let cases = [
-        (format!("{search}"), "q"),
+        (search.clone(), "q"),
         (format!("{search}?q="), "q"),
         (format!("{search}?q=%20%20"), "q"),
         (format!("{search}?q={long_query}"), "q"),
