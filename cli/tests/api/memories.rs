@@ -4,6 +4,7 @@
 mod bad_input;
 mod bad_queries;
 mod commands;
+mod contract;
 mod forgetting;
 mod isolation;
 mod recall;

@@ -13,7 +13,8 @@ fn schemas_dir() -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas")).to_path_buf()
 }
 
-fn validator(relative: &str) -> Validator {
+/// The checked-in schema at `relative` (to schemas/), compiled.
+pub fn validator(relative: &str) -> Validator {
     let path = schemas_dir().join(relative);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("read {}: {err}", path.display()));
@@ -22,7 +23,8 @@ fn validator(relative: &str) -> Validator {
         .unwrap_or_else(|err| panic!("{relative} is not a valid schema: {err}"))
 }
 
-fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
+/// Every way `instance` breaks the schema.
+pub fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
     validator
         .iter_errors(instance)
         .map(|err| format!("{} at {}", err, err.instance_path()))

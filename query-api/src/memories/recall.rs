@@ -184,3 +184,62 @@ pub async fn recent_memories(
         .map_err(|err| Problem::internal(&err))?;
     Ok(Json(RecentMemories { items }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(problem: Problem) -> String {
+        problem.errors[0].field.clone()
+    }
+
+    #[test]
+    fn a_query_is_required_not_blank_short_and_free_of_control_characters() {
+        assert_eq!(query_param(Some("refunds".into())).unwrap(), "refunds");
+        assert_eq!(query_param(Some("q".repeat(500))).unwrap().len(), 500);
+        for bad in [
+            None,
+            Some(String::new()),
+            Some("  ".into()),
+            Some("q".repeat(501)),
+        ] {
+            assert_eq!(field(query_param(bad).unwrap_err()), "q");
+        }
+        for control in ["a\0b", "a\nb", "a\tb", "a\u{7f}b"] {
+            assert_eq!(field(query_param(Some(control.into())).unwrap_err()), "q");
+        }
+    }
+
+    #[test]
+    fn tags_are_comma_separated_and_each_follows_the_tag_rules() {
+        assert_eq!(tags_param(None).unwrap(), Vec::<String>::new());
+        assert_eq!(tags_param(Some("a,b c")).unwrap(), ["a", "b c"]);
+        let many = vec!["t"; 33].join(",");
+        let long = "t".repeat(65);
+        for bad in [
+            "",
+            "a,,b",
+            " ",
+            many.as_str(),
+            long.as_str(),
+            "a\0",
+            "a\u{1b}",
+        ] {
+            assert_eq!(field(tags_param(Some(bad)).unwrap_err()), "tags", "{bad:?}");
+        }
+        assert_eq!(
+            tags_param(Some(&vec!["t"; 32].join(","))).unwrap().len(),
+            32
+        );
+    }
+
+    #[test]
+    fn limits_default_and_stay_in_range() {
+        assert_eq!(limit_param(None, 20, 100).unwrap(), 20);
+        assert_eq!(limit_param(Some(1), 20, 100).unwrap(), 1);
+        assert_eq!(limit_param(Some(100), 20, 100).unwrap(), 100);
+        for bad in [0, -1, 101] {
+            assert_eq!(field(limit_param(Some(bad), 20, 100).unwrap_err()), "limit");
+        }
+    }
+}
