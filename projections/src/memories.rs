@@ -7,7 +7,10 @@
 mod queries;
 
 use chrono::{DateTime, Utc};
-use domain::memory::{MEMORY_AGGREGATE_TYPE, MemoryEvent, MemorySource, SealedContent};
+use domain::memory::{
+    MEMORY_AGGREGATE_TYPE, MemoryEvent, MemoryForgotten, MemoryRecorded, MemorySource,
+    SealedContent,
+};
 use eventstore::CloudEvent;
 use eventstore::sealing::{DataKeys, find_data_keys, memory_binding};
 use sqlx::types::Json;
@@ -99,104 +102,26 @@ impl PgModel for MemoriesModel {
             Some(sealed) => find_data_keys(&mut *conn, &[sealed.key_id]).await?,
             None => DataKeys::default(),
         };
-        match memory_event {
-            MemoryEvent::MemoryRecorded(recorded) => {
-                let content = unseal(&keys, id, recorded.revision, &recorded.content);
-                let revision = Revision {
-                    number: recorded.revision,
-                    content,
-                    content_chars: recorded.content_chars,
-                    tags: &recorded.tags,
-                    importance: recorded.importance,
-                    source: &recorded.source,
-                    at: recorded.recorded_at,
-                };
-                let inserted = sqlx::query(
-                    "INSERT INTO memories (id, tenant_id, agent_id, kind, status, content,
-                         content_chars, tags, importance, revision, source, version, created_at,
-                         updated_at)
-                     VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $12)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(recorded.tenant_id)
-                .bind(recorded.agent_id)
-                .bind(recorded.kind.as_str())
-                .bind(&revision.content)
-                .bind(as_i32(revision.content_chars))
-                .bind(revision.tags)
-                .bind(revision.importance)
-                .bind(as_i32(revision.number))
-                .bind(Json(revision.source))
-                .bind(version)
-                .bind(revision.at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if inserted == 1 {
-                    insert_revision(conn, event, id, &revision).await?;
-                }
+        let written = Written { event, id, version };
+        match (&memory_event, Revision::of(&memory_event, &keys, id)) {
+            (MemoryEvent::MemoryRecorded(recorded), Some(revision)) => {
+                record(conn, &written, recorded, &revision).await
             }
-            MemoryEvent::MemoryRevised(revised) => {
-                let content = unseal(&keys, id, revised.revision, &revised.content);
-                let revision = Revision {
-                    number: revised.revision,
-                    content,
-                    content_chars: revised.content_chars,
-                    tags: &revised.tags,
-                    importance: revised.importance,
-                    source: &revised.source,
-                    at: revised.revised_at,
-                };
-                let updated = sqlx::query(
-                    "UPDATE memories SET content = $3, content_chars = $4, tags = $5,
-                            importance = $6, revision = $7, source = $8, updated_at = $9,
-                            version = $2
-                      WHERE id = $1 AND version = $2 - 1",
-                )
-                .bind(id)
-                .bind(version)
-                .bind(&revision.content)
-                .bind(as_i32(revision.content_chars))
-                .bind(revision.tags)
-                .bind(revision.importance)
-                .bind(as_i32(revision.number))
-                .bind(Json(revision.source))
-                .bind(revision.at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if updated == 0 {
-                    return check_duplicate(conn, MEMORIES_TABLE, id, version).await;
-                }
-                insert_revision(conn, event, id, &revision).await?;
+            (MemoryEvent::MemoryRevised(_), Some(revision)) => {
+                revise(conn, &written, &revision).await
             }
-            MemoryEvent::MemoryForgotten(forgotten) => {
-                let updated = sqlx::query(
-                    "UPDATE memories SET status = 'forgotten', content = NULL,
-                            forgotten_at = $3, forgotten_by = $4, forget_reason = $5,
-                            updated_at = $3, version = $2
-                      WHERE id = $1 AND version = $2 - 1",
-                )
-                .bind(id)
-                .bind(version)
-                .bind(forgotten.forgotten_at)
-                .bind(event.actor.as_deref().unwrap_or_default())
-                .bind(&forgotten.reason)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if updated == 0 {
-                    return check_duplicate(conn, MEMORIES_TABLE, id, version).await;
-                }
-                sqlx::query("UPDATE memory_revisions SET content = NULL WHERE memory_id = $1")
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            (MemoryEvent::MemoryForgotten(forgotten), _) => forget(conn, &written, forgotten).await,
+            // Only a forget carries no revision.
+            (_, None) => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// The event being applied, its memory and the version it brings that memory to.
+struct Written<'a> {
+    event: &'a CloudEvent,
+    id: Uuid,
+    version: i64,
 }
 
 /// One revision as both tables store it.
@@ -210,10 +135,135 @@ struct Revision<'a> {
     at: DateTime<Utc>,
 }
 
+impl<'a> Revision<'a> {
+    /// The revision a record or revise event makes, its content unsealed with `keys`.
+    fn of(event: &'a MemoryEvent, keys: &DataKeys, id: Uuid) -> Option<Self> {
+        let (number, sealed, content_chars, tags, importance, source, at) = match event {
+            MemoryEvent::MemoryRecorded(e) => (
+                e.revision,
+                &e.content,
+                e.content_chars,
+                &e.tags,
+                e.importance,
+                &e.source,
+                e.recorded_at,
+            ),
+            MemoryEvent::MemoryRevised(e) => (
+                e.revision,
+                &e.content,
+                e.content_chars,
+                &e.tags,
+                e.importance,
+                &e.source,
+                e.revised_at,
+            ),
+            MemoryEvent::MemoryForgotten(_) => return None,
+        };
+        Some(Self {
+            number,
+            content: unseal(keys, id, number, sealed),
+            content_chars,
+            tags,
+            importance,
+            source,
+            at,
+        })
+    }
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    written: &Written<'_>,
+    recorded: &MemoryRecorded,
+    revision: &Revision<'_>,
+) -> Result<(), ProjectionError> {
+    let inserted = sqlx::query(
+        "INSERT INTO memories (id, tenant_id, agent_id, kind, status, content, content_chars,
+             tags, importance, revision, source, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $12)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(written.id)
+    .bind(recorded.tenant_id)
+    .bind(recorded.agent_id)
+    .bind(recorded.kind.as_str())
+    .bind(&revision.content)
+    .bind(as_i32(revision.content_chars))
+    .bind(revision.tags)
+    .bind(revision.importance)
+    .bind(as_i32(revision.number))
+    .bind(Json(revision.source))
+    .bind(written.version)
+    .bind(revision.at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        insert_revision(conn, written, revision).await?;
+    }
+    Ok(())
+}
+
+async fn revise(
+    conn: &mut PgConnection,
+    written: &Written<'_>,
+    revision: &Revision<'_>,
+) -> Result<(), ProjectionError> {
+    let updated = sqlx::query(
+        "UPDATE memories SET content = $3, content_chars = $4, tags = $5, importance = $6,
+                revision = $7, source = $8, updated_at = $9, version = $2
+          WHERE id = $1 AND version = $2 - 1",
+    )
+    .bind(written.id)
+    .bind(written.version)
+    .bind(&revision.content)
+    .bind(as_i32(revision.content_chars))
+    .bind(revision.tags)
+    .bind(revision.importance)
+    .bind(as_i32(revision.number))
+    .bind(Json(revision.source))
+    .bind(revision.at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return check_duplicate(conn, MEMORIES_TABLE, written.id, written.version).await;
+    }
+    insert_revision(conn, written, revision).await
+}
+
+/// Drops the content from the memory and from every revision of it.
+async fn forget(
+    conn: &mut PgConnection,
+    written: &Written<'_>,
+    forgotten: &MemoryForgotten,
+) -> Result<(), ProjectionError> {
+    let updated = sqlx::query(
+        "UPDATE memories SET status = 'forgotten', content = NULL, forgotten_at = $3,
+                forgotten_by = $4, forget_reason = $5, updated_at = $3, version = $2
+          WHERE id = $1 AND version = $2 - 1",
+    )
+    .bind(written.id)
+    .bind(written.version)
+    .bind(forgotten.forgotten_at)
+    .bind(written.event.actor.as_deref().unwrap_or_default())
+    .bind(&forgotten.reason)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return check_duplicate(conn, MEMORIES_TABLE, written.id, written.version).await;
+    }
+    sqlx::query("UPDATE memory_revisions SET content = NULL WHERE memory_id = $1")
+        .bind(written.id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 async fn insert_revision(
     conn: &mut PgConnection,
-    event: &CloudEvent,
-    memory_id: Uuid,
+    written: &Written<'_>,
     revision: &Revision<'_>,
 ) -> Result<(), ProjectionError> {
     sqlx::query(
@@ -222,16 +272,16 @@ async fn insert_revision(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (memory_id, revision) DO NOTHING",
     )
-    .bind(memory_id)
+    .bind(written.id)
     .bind(as_i32(revision.number))
-    .bind(event.tenantid)
+    .bind(written.event.tenantid)
     .bind(&revision.content)
     .bind(as_i32(revision.content_chars))
     .bind(revision.tags)
     .bind(revision.importance)
     .bind(Json(revision.source))
-    .bind(event.actor.as_deref().unwrap_or_default())
-    .bind(event.id)
+    .bind(written.event.actor.as_deref().unwrap_or_default())
+    .bind(written.event.id)
     .bind(revision.at)
     .execute(conn)
     .await?;

@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::ProjectionError;
-use crate::agents::encode_cursor;
+use crate::agents::cut_page;
 
 /// Every column of `memories` a view reads (the search vector stays in the database).
 const VIEW_COLUMNS: &str = "id, tenant_id, agent_id, kind, status, content, content_chars, tags,
@@ -162,15 +162,8 @@ pub async fn list_memories(
     .bind(filter.limit + 1)
     .fetch_all(pool)
     .await?;
-    let limit = usize::try_from(filter.limit).unwrap_or_default();
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|last| encode_cursor(last.id))
-    });
-    Ok(MemoryList {
-        items,
-        next_cursor: next_cursor.flatten(),
-    })
+    let next_cursor = cut_page(&mut items, filter.limit, |memory| memory.id);
+    Ok(MemoryList { items, next_cursor })
 }
 
 /// Every revision of one of the tenant's memories, oldest first.

@@ -18,6 +18,7 @@ use projections::{PgModel, Projection};
 use sqlx::Executor;
 use uuid::Uuid;
 
+use crate::agents_redis::wipe_redis;
 use crate::driving::{delivered, drive_until, fetch_exactly, runner};
 use crate::helpers::Publisher;
 
@@ -127,21 +128,19 @@ impl Projections {
 
     /// Drives both projections from their consumers until each has applied up to `last`.
     async fn catch_up(&self, env: &TestEnv, last: u64) {
-        let pg = runner(self.pg.clone(), env);
-        let consumer = pg.consumer().await.unwrap();
-        let projection = &self.pg;
-        drive_until(&pg, &consumer, || async move {
-            projection.prepare().await.unwrap() == last
-        })
-        .await;
-        let redis = runner(self.redis.clone(), env);
-        let consumer = redis.consumer().await.unwrap();
-        let projection = &self.redis;
-        drive_until(&redis, &consumer, || async move {
-            projection.prepare().await.unwrap() == last
-        })
-        .await;
+        catch_up(&self.pg, env, last).await;
+        catch_up(&self.redis, env, last).await;
     }
+}
+
+/// Drives `projection` from its consumer until its checkpoint reaches `last`.
+async fn catch_up<P: Projection>(projection: &Arc<P>, env: &TestEnv, last: u64) {
+    let runner = runner(projection.clone(), env);
+    let consumer = runner.consumer().await.unwrap();
+    drive_until(&runner, &consumer, || async move {
+        projection.prepare().await.unwrap() == last
+    })
+    .await;
 }
 
 /// What every read model holds of one memory: the current content in Postgres, each
@@ -185,21 +184,6 @@ async fn rebuild_from_store(env: &TestEnv) {
         }
     }
     tx.commit().await.unwrap();
-}
-
-/// Deletes every Redis key of the test, checkpoint included, as a Redis restart would.
-async fn wipe_redis(env: &TestEnv) {
-    let mut redis = env.redis().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}:*", env.redis_prefix))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    redis::cmd("DEL")
-        .arg(keys)
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -264,13 +248,7 @@ async fn forgotten_content_stays_gone_from_every_read_model_even_after_a_rebuild
     rebuild_from_store(&env).await;
     wipe_redis(&env).await;
     let last = crate::helpers::last_stream_sequence(&env.jetstream, &env.namespace).await;
-    let redis = runner(projections.redis.clone(), &env);
-    let consumer = redis.consumer().await.unwrap();
-    let projection = &projections.redis;
-    drive_until(&redis, &consumer, || async move {
-        projection.prepare().await.unwrap() == last
-    })
-    .await;
+    catch_up(&projections.redis, &env, last).await;
     assert_eq!(contents(&env, &projections, tenant, gone).await, shredded);
     assert_eq!(contents(&env, &projections, tenant, kept).await, intact);
     assert_eq!(recent().await, [kept]);

@@ -17,17 +17,22 @@ async fn memory_events(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn malformed_json_is_a_400_on_every_command() {
-    let app = spawn_app().await;
+/// Record (for a new agent), revise and forget (of a new memory of it): one memory event.
+async fn command_paths(app: &TestApp) -> [String; 3] {
     let agent = app.an_agent("support-bot").await;
     let memory = app.a_memory(agent.id, "Prefers email.").await;
-
-    for path in [
+    [
         format!("/v1/agents/{}/memories", agent.id),
         format!("/v1/memories/{}/revise", memory.id),
         format!("/v1/memories/{}/forget", memory.id),
-    ] {
+    ]
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_on_every_command() {
+    let app = spawn_app().await;
+
+    for path in command_paths(&app).await {
         // Broken before any field, so no command's fields are looked at first.
         for body in ["{", "not json", "{,}", "{\"reason\" \"x\"}"] {
             let reply = send(
@@ -47,11 +52,7 @@ async fn malformed_json_is_a_400_on_every_command() {
 #[tokio::test]
 async fn wrong_types_unknown_and_missing_fields_are_422s_naming_them() {
     let app = spawn_app().await;
-    let agent = app.an_agent("support-bot").await;
-    let memory = app.a_memory(agent.id, "Prefers email.").await;
-    let record = format!("/v1/agents/{}/memories", agent.id);
-    let revise = format!("/v1/memories/{}/revise", memory.id);
-    let forget = format!("/v1/memories/{}/forget", memory.id);
+    let [record, revise, forget] = command_paths(&app).await;
     let with = |pointer: &str, value: Value| {
         let mut body = memory_body("Prefers email.");
         *body.pointer_mut(pointer).expect("field") = value;
@@ -120,11 +121,7 @@ async fn wrong_types_unknown_and_missing_fields_are_422s_naming_them() {
 #[tokio::test]
 async fn values_that_break_a_rule_are_422s_naming_the_field() {
     let app = spawn_app().await;
-    let agent = app.an_agent("support-bot").await;
-    let memory = app.a_memory(agent.id, "Prefers email.").await;
-    let record = format!("/v1/agents/{}/memories", agent.id);
-    let revise = format!("/v1/memories/{}/revise", memory.id);
-    let forget = format!("/v1/memories/{}/forget", memory.id);
+    let [record, revise, forget] = command_paths(&app).await;
     let many_tags: Vec<String> = (0..33).map(|i| format!("tag{i}")).collect();
 
     let cases = [
@@ -220,7 +217,7 @@ async fn values_that_break_a_rule_are_422s_naming_the_field() {
         );
     }
     let content = "é".repeat(20_000);
-    app.record_memory(agent.id, &json!({"kind": "core", "content": content}))
+    app.post(&record, &json!({"kind": "core", "content": content}), &[])
         .await
         .accepted(StatusCode::CREATED);
     assert_eq!(
