@@ -10,6 +10,8 @@ use eventstore::web::ops::{self, Dependencies};
 use eventstore::{Relay, RelayWaker, database};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
+use projections::memories::{MemoriesModel, MemoriesProjection};
+use projections::memories_redis::MemoriesRedisProjection;
 use projections::{
     AgentsModel, AgentsProjection, AgentsRedisProjection, Projection, ProjectionRunner,
     RunnerConfig,
@@ -92,11 +94,20 @@ impl Platform {
                 .ensure_tables()
                 .await
                 .context("creating the API keys read model")?;
+            MemoriesProjection::new(pool.clone(), MemoriesModel)
+                .ensure_tables()
+                .await
+                .context("creating the memory read models")?;
             let state = query_api::AppState {
                 pool: pool.clone(),
                 agent_summaries: AgentsRedisProjection::agents(
                     redis.clone(),
                     config.redis_prefix.clone(),
+                ),
+                memory_cache: MemoriesRedisProjection::memories(
+                    redis.clone(),
+                    config.redis_prefix.clone(),
+                    pool.clone(),
                 ),
                 authenticator: eventstore::web::Authenticator::new(pool.clone())
                     .with_cache(redis.clone(), config.redis_prefix.clone()),
@@ -132,7 +143,15 @@ impl Platform {
             platform.spawn_projection(&context, ApiKeysProjection::new(pool.clone(), ApiKeysModel));
             platform.spawn_projection(
                 &context,
-                ApiKeysRedisProjection::new(redis, prefix, ApiKeyCache),
+                ApiKeysRedisProjection::new(redis.clone(), prefix.clone(), ApiKeyCache),
+            );
+            platform.spawn_projection(
+                &context,
+                MemoriesProjection::new(pool.clone(), MemoriesModel),
+            );
+            platform.spawn_projection(
+                &context,
+                MemoriesRedisProjection::memories(redis, prefix, pool.clone()),
             );
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {

@@ -8,6 +8,7 @@ use domain::agent::{
     AgentResumed,
 };
 use domain::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyExpirySet, ApiKeyIssued, ApiKeyRevoked};
+use domain::memory::{MEMORY_AGGREGATE_TYPE, MemoryForgotten, MemoryRecorded, MemoryRevised};
 use domain::tenant::{TENANT_AGGREGATE_TYPE, TenantCreated};
 use eventstore::CloudEvent;
 use serde_json::{Map, Value, json};
@@ -32,6 +33,9 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<ApiKeyIssued>(API_KEY_AGGREGATE_TYPE, "1"),
         event::<ApiKeyRevoked>(API_KEY_AGGREGATE_TYPE, "1"),
         event::<ApiKeyExpirySet>(API_KEY_AGGREGATE_TYPE, "1"),
+        event::<MemoryRecorded>(MEMORY_AGGREGATE_TYPE, "1"),
+        event::<MemoryRevised>(MEMORY_AGGREGATE_TYPE, "1"),
+        event::<MemoryForgotten>(MEMORY_AGGREGATE_TYPE, "1"),
     ]
 }
 

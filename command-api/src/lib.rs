@@ -5,6 +5,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod error;
 pub mod headers;
+pub mod memories;
 pub mod openapi;
 pub mod receipt;
 pub mod request;

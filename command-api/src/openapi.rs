@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, memories};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent lifecycle and configuration"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "memories", description = "An agent's memories: recorded, revised, forgotten for good (scope `memory:write`)"),
     )
 )]
 struct ApiDoc;
@@ -32,6 +33,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::issue_api_key))
         .routes(routes!(api_keys::revoke_api_key))
         .routes(routes!(api_keys::expire_api_key))
+        .routes(routes!(memories::record_memory))
+        .routes(routes!(memories::revise_memory))
+        .routes(routes!(memories::forget_memory))
 }
 
 /// The command API's OpenAPI document.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use domain::agent::Agent;
 use domain::api_key::ApiKey;
+use domain::memory::Memory;
 use eventstore::web::Authenticator;
 use eventstore::{CommandBus, RelayWaker};
 use sqlx::PgPool;
@@ -14,7 +15,10 @@ use sqlx::PgPool;
 pub struct AppState {
     pub agents: Arc<CommandBus<Agent>>,
     pub api_keys: Arc<CommandBus<ApiKey>>,
+    pub memories: Arc<CommandBus<Memory>>,
     pub authenticator: Authenticator,
+    /// The event store's database, where the data keys that seal content live.
+    pub pool: PgPool,
 }
 
 impl AppState {
@@ -23,8 +27,10 @@ impl AppState {
     pub fn new(pool: PgPool, waker: RelayWaker) -> Self {
         Self {
             agents: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
-            api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker)),
-            authenticator: Authenticator::new(pool),
+            api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
+            memories: Arc::new(CommandBus::new(pool.clone(), (), waker)),
+            authenticator: Authenticator::new(pool.clone()),
+            pool,
         }
     }
 

@@ -280,7 +280,7 @@ impl Memory {
                 source,
                 now,
             } => {
-                let key_id = self.active_key("revise", tenant_id)?;
+                let (key_id, agent_id) = self.active_key("revise", tenant_id)?;
                 let mut errors = Vec::new();
                 validation::check_content(&mut errors, &content);
                 validation::check_sealed(&mut errors, &sealed);
@@ -294,6 +294,7 @@ impl Memory {
                 validation::check_source(&mut errors, &source);
                 reject_any(errors)?;
                 Ok(MemoryEvent::MemoryRevised(MemoryRevised {
+                    agent_id,
                     content: sealed,
                     content_chars: validation::count_chars(&content),
                     tags: tags.unwrap_or_else(|| self.tags.clone()),
@@ -308,11 +309,12 @@ impl Memory {
                 reason,
                 now,
             } => {
-                let key_id = self.active_key("forget", tenant_id)?;
+                let (key_id, agent_id) = self.active_key("forget", tenant_id)?;
                 let mut errors = Vec::new();
                 validation::check_reason(&mut errors, reason.as_deref());
                 reject_any(errors)?;
                 Ok(MemoryEvent::MemoryForgotten(MemoryForgotten {
+                    agent_id,
                     key_id,
                     reason,
                     forgotten_at: now,
@@ -321,14 +323,21 @@ impl Memory {
         }
     }
 
-    /// The data key of a memory that belongs to `tenant_id` and is still active. Another
-    /// tenant's memory is reported exactly like a missing one, before its status is looked at.
-    fn active_key(&self, action: &'static str, tenant_id: Uuid) -> Result<Uuid, MemoryError> {
-        match (self.tenant_id, self.status, self.key_id) {
-            (Some(owner), Some(MemoryStatus::Active), Some(key_id)) if owner == tenant_id => {
-                Ok(key_id)
+    /// The data key and agent of a memory that belongs to `tenant_id` and is still active.
+    /// Another tenant's memory is reported exactly like a missing one, before its status is
+    /// looked at.
+    fn active_key(
+        &self,
+        action: &'static str,
+        tenant_id: Uuid,
+    ) -> Result<(Uuid, Uuid), MemoryError> {
+        match (self.tenant_id, self.status, self.key_id, self.agent_id) {
+            (Some(owner), Some(MemoryStatus::Active), Some(key_id), Some(agent_id))
+                if owner == tenant_id =>
+            {
+                Ok((key_id, agent_id))
             }
-            (Some(owner), Some(status), Some(_)) if owner == tenant_id => {
+            (Some(owner), Some(status), Some(_), Some(_)) if owner == tenant_id => {
                 Err(MemoryError::InvalidTransition { action, status })
             }
             _ => Err(MemoryError::NotFound),

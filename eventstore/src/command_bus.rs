@@ -243,6 +243,22 @@ where
         }
     }
 
+    /// The receipt of this request's first execution, when its `Idempotency-Key` was used
+    /// before: for handlers that check something outside the aggregate first, whose
+    /// answer may have changed since (a replay must still answer as the first time did).
+    pub async fn replayed(
+        &self,
+        context: &CommandContext,
+    ) -> Result<Option<CommandReceipt>, CommandError<A::Error>> {
+        let Some(claim) = &context.idempotency else {
+            return Ok(None);
+        };
+        match idempotency::find(&self.pool, context.tenant_id, &claim.key).await? {
+            Some(record) => replay(record, &claim.request_hash).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The current state and version of an aggregate (its snapshot and later events).
     pub async fn load(&self, aggregate_id: &str) -> Result<(A, u64), StoreError> {
         self.loader.load(aggregate_id).await

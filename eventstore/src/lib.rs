@@ -18,6 +18,7 @@ pub mod namespace;
 pub mod reader;
 pub mod relay;
 pub mod repository;
+pub mod sealing;
 pub mod telemetry;
 pub mod tenants;
 #[cfg(feature = "testing")]

@@ -279,15 +279,19 @@ pub async fn list_agents(
     .bind(filter.limit + 1)
     .fetch_all(pool)
     .await?;
-    let limit = usize::try_from(filter.limit).unwrap_or_default();
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|last| encode_cursor(last.id))
-    });
-    Ok(AgentList {
-        items,
-        next_cursor: next_cursor.flatten(),
-    })
+    let next_cursor = cut_page(&mut items, filter.limit, |agent| agent.id);
+    Ok(AgentList { items, next_cursor })
+}
+
+/// Cuts `items`, fetched with one row more than `limit`, to the page, and returns the
+/// cursor of the next page when that extra row shows there is one.
+pub fn cut_page<T>(items: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or_default();
+    if items.len() <= limit {
+        return None;
+    }
+    items.truncate(limit);
+    items.last().map(|last| encode_cursor(id(last)))
 }
 
 /// The opaque cursor after `id`.

@@ -10,6 +10,8 @@ pub mod api_keys;
 pub mod api_keys_redis;
 pub mod checkpoint;
 pub mod error;
+pub mod memories;
+pub mod memories_redis;
 pub mod pg_model;
 pub mod rebuild;
 pub mod redis_model;

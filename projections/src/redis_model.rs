@@ -2,8 +2,11 @@
 //! event checks the projection checkpoint and the hash's version, and applies an event
 //! only on top of the previous version, together with the other keys it changes.
 
+use eventstore::sealing::{DataKeys, find_data_keys};
 use eventstore::{CloudEvent, Namespace};
 use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::ProjectionError;
 use crate::runner::{Delivered, Projection};
@@ -125,6 +128,24 @@ pub trait RedisModel: Send + Sync + 'static {
     /// What `event` (of that aggregate type) changes; keys are full Redis keys, built
     /// with [`RedisProjection::key`] conventions under `prefix`.
     fn changes(&self, prefix: &str, event: &CloudEvent) -> Result<RedisChanges, ProjectionError>;
+
+    /// The data key that seals content in `event` (see `eventstore::sealing`), if any. The
+    /// projection looks up the keys of a whole batch at once (in the Postgres database given
+    /// to [`RedisProjection::with_data_keys`]) and passes them to [`Self::unsealed_changes`].
+    fn sealed_with(&self, _event: &CloudEvent) -> Result<Option<Uuid>, ProjectionError> {
+        Ok(None)
+    }
+
+    /// What `event` changes, given the data keys of its batch that still exist (a deleted
+    /// key is absent: its content is gone for good). By default [`Self::changes`].
+    fn unsealed_changes(
+        &self,
+        prefix: &str,
+        event: &CloudEvent,
+        _keys: &DataKeys,
+    ) -> Result<RedisChanges, ProjectionError> {
+        self.changes(prefix, event)
+    }
 }
 
 /// Runs a [`RedisModel`] as a projection.
@@ -134,6 +155,7 @@ pub struct RedisProjection<M> {
     prefix: String,
     model: M,
     script: redis::Script,
+    data_keys: Option<PgPool>,
 }
 
 impl<M: RedisModel> RedisProjection<M> {
@@ -144,7 +166,36 @@ impl<M: RedisModel> RedisProjection<M> {
             prefix: prefix.into(),
             model,
             script: redis::Script::new(APPLY_SCRIPT),
+            data_keys: None,
         }
+    }
+
+    /// Looks up the data keys the model's events are sealed with in `pool`'s `data_keys`.
+    pub fn with_data_keys(mut self, pool: PgPool) -> Self {
+        self.data_keys = Some(pool);
+        self
+    }
+
+    /// The data keys the batch's sealed content needs, as far as they still exist.
+    async fn batch_keys(&self, events: &[Delivered]) -> Result<DataKeys, ProjectionError> {
+        let mut ids = Vec::new();
+        for delivered in events {
+            if delivered.event.aggregatetype == self.model.aggregate_type()
+                && let Some(id) = self.model.sealed_with(&delivered.event)?
+            {
+                ids.push(id);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(DataKeys::default());
+        }
+        let pool = self.data_keys.as_ref().ok_or_else(|| {
+            eventstore::StoreError::Invalid(format!(
+                "projection {} reads sealed content but has no data key store",
+                self.model.name()
+            ))
+        })?;
+        Ok(find_data_keys(pool, &ids).await?)
     }
 
     /// The hash of aggregate `id`.
@@ -201,13 +252,14 @@ impl<M: RedisModel> Projection for RedisProjection<M> {
     /// Events before a gap in the batch stay applied, and the checkpoint stops just
     /// before the gap; the runner then offers the rest again.
     async fn apply(&self, events: &[Delivered]) -> Result<usize, ProjectionError> {
+        let keys = self.batch_keys(events).await?;
         let mut pipe = redis::pipe();
         let mut previous_sequence = 0;
         for delivered in events {
             let event = &delivered.event;
             let ours = event.aggregatetype == self.model.aggregate_type();
             let changes = if ours {
-                self.model.changes(&self.prefix, event)?
+                self.model.unsealed_changes(&self.prefix, event, &keys)?
             } else {
                 RedisChanges::default()
             };

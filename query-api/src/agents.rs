@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use domain::api_key::Scope;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::AgentSummary;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
+use crate::etag::versioned;
 
 /// `GET /v1/agents` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -129,24 +130,7 @@ pub async fn get_agent(
         .await
         .map_err(|err| Problem::internal(&err))?
         .ok_or_else(|| Problem::not_found("agent"))?;
-    let etag = format!("\"{}\"", agent.version);
-    let unchanged = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
-        });
-    let mut response = if unchanged {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        Json(agent).into_response()
-    };
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    Ok(response)
+    Ok(versioned(agent.version, &headers, agent))
 }
 
 #[utoipa::path(

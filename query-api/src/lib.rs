@@ -4,6 +4,8 @@
 pub mod agents;
 pub mod api_keys;
 pub mod consistency;
+pub mod etag;
+pub mod memories;
 pub mod openapi;
 pub mod state;
 

@@ -8,6 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::memories::{self, recall};
 use crate::{AppState, agents, api_keys};
 
 #[derive(OpenApi)]
@@ -18,6 +19,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent read models"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "memories", description = "An agent's memories: current content, revision history, ranked recall (scope `memory:read`)"),
     )
 )]
 struct ApiDoc;
@@ -29,6 +31,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::get_agent_status))
         .routes(routes!(api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key))
+        .routes(routes!(memories::get_memory))
+        .routes(routes!(memories::get_memory_history))
+        .routes(routes!(memories::list_memories))
+        .routes(routes!(recall::search_memories))
+        .routes(routes!(recall::recent_memories))
 }
 
 /// The query API's OpenAPI document.

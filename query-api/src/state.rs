@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use eventstore::web::Authenticator;
 use projections::AgentsRedisProjection;
+use projections::memories_redis::MemoriesRedisProjection;
 use sqlx::PgPool;
 
 /// The query API's state.
@@ -12,6 +13,8 @@ use sqlx::PgPool;
 pub struct AppState {
     pub pool: PgPool,
     pub agent_summaries: AgentsRedisProjection,
+    /// The hot memory model: each agent's recent memories.
+    pub memory_cache: MemoriesRedisProjection,
     pub authenticator: Authenticator,
     /// The longest a request with `X-Consistency-Token` waits for the read model.
     pub consistency_wait: Duration,

@@ -8,6 +8,7 @@ mod concurrency;
 mod consistency;
 mod helpers;
 mod idempotency;
+mod memories;
 mod ops;
 mod processes;
 mod schemas;

@@ -13,7 +13,8 @@ fn schemas_dir() -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas")).to_path_buf()
 }
 
-fn validator(relative: &str) -> Validator {
+/// The checked-in schema at `relative` (to schemas/), compiled.
+pub fn validator(relative: &str) -> Validator {
     let path = schemas_dir().join(relative);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("read {}: {err}", path.display()));
@@ -22,11 +23,39 @@ fn validator(relative: &str) -> Validator {
         .unwrap_or_else(|err| panic!("{relative} is not a valid schema: {err}"))
 }
 
-fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
+/// Every way `instance` breaks the schema.
+pub fn violations(validator: &Validator, instance: &Value) -> Vec<String> {
     validator
         .iter_errors(instance)
         .map(|err| format!("{} at {}", err, err.instance_path()))
         .collect()
+}
+
+/// Checks each published event of `aggregate_type` against the envelope's schema and its
+/// type's; returns the event type names seen.
+pub fn check_published(events: &[(String, Value)], aggregate_type: &str) -> BTreeSet<String> {
+    let envelope = validator("events/cloudevent.json");
+    let mut seen = BTreeSet::new();
+    for (_, event) in events {
+        assert_eq!(
+            violations(&envelope, event),
+            Vec::<String>::new(),
+            "{event}"
+        );
+        let kind = event["type"].as_str().expect("type");
+        let name = kind
+            .strip_prefix(&format!("agentos.{aggregate_type}."))
+            .and_then(|rest| rest.strip_suffix(".v1"))
+            .unwrap_or_else(|| panic!("unexpected type {kind}"));
+        let schema = validator(&format!("events/{aggregate_type}/{name}.v1.json"));
+        assert_eq!(
+            violations(&schema, &event["data"]),
+            Vec::<String>::new(),
+            "{event}"
+        );
+        seen.insert(name.to_owned());
+    }
+    seen
 }
 
 #[test]
@@ -51,27 +80,7 @@ async fn every_published_event_matches_its_schema() {
 
     let events = app.published_agent_events(5).await;
 
-    let envelope = validator("events/cloudevent.json");
-    let mut seen = BTreeSet::new();
-    for (_, event) in &events {
-        assert_eq!(
-            violations(&envelope, event),
-            Vec::<String>::new(),
-            "{event}"
-        );
-        let kind = event["type"].as_str().expect("type");
-        let name = kind
-            .strip_prefix("agentos.agent.")
-            .and_then(|rest| rest.strip_suffix(".v1"))
-            .unwrap_or_else(|| panic!("unexpected type {kind}"));
-        let schema = validator(&format!("events/agent/{name}.v1.json"));
-        assert_eq!(
-            violations(&schema, &event["data"]),
-            Vec::<String>::new(),
-            "{event}"
-        );
-        seen.insert(name.to_owned());
-    }
+    let seen = check_published(&events, "agent");
     let every_type: BTreeSet<String> = domain::agent::AgentEvent::TYPES
         .iter()
         .map(|&t| t.to_owned())

@@ -16,6 +16,17 @@ pub enum MemoryKind {
     Semantic,
 }
 
+impl MemoryKind {
+    /// The kind as it appears in JSON: `core`, `episodic` or `semantic`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::Episodic => "episodic",
+            Self::Semantic => "semantic",
+        }
+    }
+}
+
 /// Which run, step and tool call caused a memory; all empty when a person wrote it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MemorySource {

@@ -50,6 +50,8 @@ pub struct MemoryRecorded {
 /// A memory got new content; earlier revisions stay in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MemoryRevised {
+    /// The agent the memory belongs to, so that readers keyed by agent need no lookup.
+    pub agent_id: Uuid,
     /// The new content, sealed with the same data key as every earlier revision.
     pub content: SealedContent,
     /// How many characters the new plaintext content holds.
@@ -69,6 +71,8 @@ pub struct MemoryRevised {
 /// A memory was forgotten; no command is accepted after this.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MemoryForgotten {
+    /// The agent the memory belonged to, so that readers keyed by agent need no lookup.
+    pub agent_id: Uuid,
     /// The data key deleted together with this event, which makes every revision unreadable.
     pub key_id: Uuid,
     /// Why it was forgotten, if the caller said.
@@ -124,6 +128,7 @@ mod tests {
             memory_recorded(),
             memory_revised(2, 1),
             MemoryEvent::MemoryForgotten(MemoryForgotten {
+                agent_id: AGENT,
                 key_id: KEY,
                 reason: Some("asked to forget".to_owned()),
                 forgotten_at: at(2),
@@ -198,6 +203,7 @@ mod tests {
             (MemoryKind::Semantic, "semantic"),
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), word);
+            assert_eq!(kind.as_str(), word);
             assert_eq!(
                 serde_json::from_value::<MemoryKind>(word.into()).unwrap(),
                 kind

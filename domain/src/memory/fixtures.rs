@@ -64,6 +64,7 @@ pub(crate) fn memory_recorded() -> MemoryEvent {
 /// `REVISED_CONTENT` at `revision`, keeping the recorded tags and importance, by a person.
 pub(crate) fn memory_revised(revision: u32, minutes: i64) -> MemoryEvent {
     MemoryEvent::MemoryRevised(MemoryRevised {
+        agent_id: AGENT,
         content: sealed(revision),
         content_chars: 30,
         tags: valid_tags(),

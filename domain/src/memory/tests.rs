@@ -139,6 +139,7 @@ fn forget(tenant_id: Uuid, reason: Option<String>) -> MemoryCommand {
 
 fn forgotten(minutes: i64) -> MemoryEvent {
     MemoryEvent::MemoryForgotten(MemoryForgotten {
+        agent_id: AGENT,
         key_id: KEY,
         reason: None,
         forgotten_at: at(minutes),

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use domain::FieldError;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::Problem;
 
@@ -70,38 +70,46 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         return Err(malformed(&err));
     }
     value.map_err(|err| {
+        // A body that is not JSON at all is malformed, whatever fields were read before
+        // the break (an unknown or missing one would otherwise be reported first).
+        if let Err(syntax) = serde_json::from_slice::<IgnoredAny>(bytes) {
+            return malformed(&syntax);
+        }
         let path = err.path().to_string();
         let inner = err.into_inner();
-        let message = strip_position(&inner.to_string());
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { String::new() } else { path };
-                let message = if field.is_empty() {
-                    message
-                } else {
-                    message.replace(&format!(" at {field}"), "")
-                };
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation",
-                    if field.is_empty() {
-                        message.clone()
-                    } else {
-                        format!("{field}: {message}")
-                    },
-                )
-                .with_errors(vec![FieldError {
-                    field: if field.is_empty() {
-                        "body".into()
-                    } else {
-                        field
-                    },
-                    message,
-                }])
-            }
-            _ => malformed(&inner),
+        if inner.is_data() {
+            data_problem(path, strip_position(&inner.to_string()))
+        } else {
+            // serde_json reports a value of the wrong kind where an enum is expected (a
+            // number for a unit variant) as a syntax error, though the JSON is well-formed.
+            data_problem(path, "has the wrong type".to_owned())
         }
     })
+}
+
+/// 422 for well-formed JSON of the wrong shape, naming the field by its `path`.
+fn data_problem(path: String, message: String) -> Problem {
+    if path == "." {
+        return Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            message.clone(),
+        )
+        .with_errors(vec![FieldError {
+            field: "body".into(),
+            message,
+        }]);
+    }
+    let message = message.replace(&format!(" at {path}"), "");
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        format!("{path}: {message}"),
+    )
+    .with_errors(vec![FieldError {
+        field: path,
+        message,
+    }])
 }
 
 fn malformed(err: &serde_json::Error) -> Problem {
@@ -165,6 +173,30 @@ mod tests {
         let problem =
             parse::<Body>(br#"{"name":"a","model":{"temperature":1}} trailing"#).unwrap_err();
         assert_eq!(problem.status, 400);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Kind {
+        Core,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Kinded {
+        kind: Kind,
+    }
+
+    #[test]
+    fn names_a_field_whose_value_is_not_a_variant() {
+        let problem = parse::<Kinded>(br#"{"kind": 3}"#).unwrap_err();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].field, "kind");
+        assert_eq!(parse::<Kinded>(br#"{"kind": 3"#).unwrap_err().status, 400);
+        assert_eq!(
+            parse::<Kinded>(br#"{"colour": 1,"#).unwrap_err().status,
+            400
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub async fn redis_projection(env: &TestEnv) -> AgentsRedisProjection {
 }
 
 /// Deletes every key of the test, as a Redis restart without persistence would.
-async fn wipe_redis(env: &TestEnv) {
+pub async fn wipe_redis(env: &TestEnv) {
     let mut redis = env.redis().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:*", env.redis_prefix))

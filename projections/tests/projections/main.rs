@@ -8,6 +8,7 @@ mod gaps;
 mod helpers;
 mod leadership;
 mod listing;
+mod memories;
 mod rebuild;
 mod redelivery;
 mod reset;

@@ -5,6 +5,7 @@ use crate::memory::fixtures::{OTHER_TENANT, memory_recorded, memory_revised};
 
 fn forgotten_because(reason: &str) -> MemoryEvent {
     MemoryEvent::MemoryForgotten(MemoryForgotten {
+        agent_id: AGENT,
         key_id: KEY,
         reason: Some(reason.to_owned()),
         forgotten_at: at(10),

@@ -7,6 +7,7 @@ use crate::memory::fixtures::{
 
 fn revised(revision: Revision, number: u32, tags: Vec<String>, importance: f64) -> MemoryEvent {
     MemoryEvent::MemoryRevised(MemoryRevised {
+        agent_id: AGENT,
         content_chars: count_chars(&revision.content),
         content: revision.sealed,
         tags,
