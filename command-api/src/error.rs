@@ -5,6 +5,8 @@ use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::agent::AgentError;
 use domain::api_key::ApiKeyError;
+use domain::tool::ToolError;
+use domain::tool_invocation::ToolInvocationError;
 use eventstore::CommandError;
 use eventstore::web::Problem;
 
@@ -120,6 +122,38 @@ impl Rejection for ApiKeyError {
             Self::NotFound => Problem::not_found(Self::RESOURCE),
             Self::AlreadyExists => already_exists(Self::RESOURCE),
             err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            Self::Invalid(errors) => invalid(errors),
+        }
+    }
+}
+
+impl Rejection for ToolError {
+    const RESOURCE: &'static str = "tool";
+
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::AlreadyExists => already_exists(Self::RESOURCE),
+            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            Self::Invalid(errors) => invalid(errors),
+        }
+    }
+}
+
+impl Rejection for ToolInvocationError {
+    const RESOURCE: &'static str = "tool invocation";
+
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::AlreadyExists => already_exists(Self::RESOURCE),
+            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            err @ Self::ToolUnavailable { .. } => {
+                Problem::new(StatusCode::CONFLICT, "tool-unavailable", err.to_string())
+            }
+            err @ Self::StaleAttempt { .. } => {
+                Problem::new(StatusCode::CONFLICT, "stale-attempt", err.to_string())
+            }
             Self::Invalid(errors) => invalid(errors),
         }
     }

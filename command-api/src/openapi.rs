@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, invocations, tools};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent lifecycle and configuration"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "tools", description = "Tools agents call, in numbered versions, and requests to call them (scopes `tools:write`, `tools:invoke`)"),
     )
 )]
 struct ApiDoc;
@@ -32,6 +33,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::issue_api_key))
         .routes(routes!(api_keys::revoke_api_key))
         .routes(routes!(api_keys::expire_api_key))
+        .routes(routes!(tools::register_tool))
+        .routes(routes!(tools::publish_tool_version))
+        .routes(routes!(tools::deprecate_tool))
+        .routes(routes!(tools::disable_tool))
+        .routes(routes!(invocations::request_invocation))
 }
 
 /// The command API's OpenAPI document.

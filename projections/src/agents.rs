@@ -10,6 +10,7 @@ use sqlx::{Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::page::split_page;
 use crate::pg_model::{PgModel, PgProjection, check_duplicate};
 
 /// The live table's name; rebuilds build a shadow table and rename it to this.
@@ -263,7 +264,7 @@ pub async fn list_agents(
                 .replace('_', "\\_")
         )
     });
-    let mut items: Vec<AgentView> = sqlx::query_as(&format!(
+    let rows: Vec<AgentView> = sqlx::query_as(&format!(
         "SELECT * FROM {AGENTS_TABLE}
           WHERE tenant_id = $1
             AND ($2::uuid IS NULL OR id > $2)
@@ -279,15 +280,8 @@ pub async fn list_agents(
     .bind(filter.limit + 1)
     .fetch_all(pool)
     .await?;
-    let limit = usize::try_from(filter.limit).unwrap_or_default();
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|last| encode_cursor(last.id))
-    });
-    Ok(AgentList {
-        items,
-        next_cursor: next_cursor.flatten(),
-    })
+    let (items, next_cursor) = split_page(rows, filter.limit, |last| encode_cursor(last.id));
+    Ok(AgentList { items, next_cursor })
 }
 
 /// The opaque cursor after `id`.

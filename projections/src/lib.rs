@@ -10,10 +10,13 @@ pub mod api_keys;
 pub mod api_keys_redis;
 pub mod checkpoint;
 pub mod error;
+pub mod page;
 pub mod pg_model;
 pub mod rebuild;
 pub mod redis_model;
 pub mod runner;
+pub mod tool_invocations;
+pub mod tools;
 pub mod versions;
 
 pub use agents::{AgentList, AgentListFilter, AgentView, AgentsModel, AgentsProjection};

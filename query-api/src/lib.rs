@@ -4,8 +4,11 @@
 pub mod agents;
 pub mod api_keys;
 pub mod consistency;
+pub mod invocations;
 pub mod openapi;
+pub mod params;
 pub mod state;
+pub mod tools;
 
 pub use openapi::{openapi, router};
 pub use state::AppState;

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, invocations, tools};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent read models"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "tools", description = "Tools with all their versions, and tool invocations with their outcomes (scope `tools:read`)"),
     )
 )]
 struct ApiDoc;
@@ -29,6 +30,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::get_agent_status))
         .routes(routes!(api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key))
+        .routes(routes!(tools::list_tools))
+        .routes(routes!(tools::get_tool))
+        .routes(routes!(tools::get_tool_version))
+        .routes(routes!(invocations::list_invocations))
+        .routes(routes!(invocations::get_invocation))
 }
 
 /// The query API's OpenAPI document.
