@@ -8,8 +8,11 @@ use anyhow::Context;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
 use eventstore::{Relay, RelayWaker, database};
+use executor::{ExecutorConfig, UnavailableBuiltins};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
+use projections::tool_invocations::{ToolInvocationsModel, ToolInvocationsProjection};
+use projections::tools::{ToolsModel, ToolsProjection};
 use projections::{
     AgentsModel, AgentsProjection, AgentsRedisProjection, Projection, ProjectionRunner,
     RunnerConfig,
@@ -92,6 +95,14 @@ impl Platform {
                 .ensure_tables()
                 .await
                 .context("creating the API keys read model")?;
+            ToolsProjection::new(pool.clone(), ToolsModel)
+                .ensure_tables()
+                .await
+                .context("creating the tools read model")?;
+            ToolInvocationsProjection::new(pool.clone(), ToolInvocationsModel)
+                .ensure_tables()
+                .await
+                .context("creating the tool invocations read model")?;
             let state = query_api::AppState {
                 pool: pool.clone(),
                 agent_summaries: AgentsRedisProjection::agents(
@@ -134,6 +145,18 @@ impl Platform {
                 &context,
                 ApiKeysRedisProjection::new(redis, prefix, ApiKeyCache),
             );
+            platform.spawn_projection(&context, ToolsProjection::new(pool.clone(), ToolsModel));
+            platform.spawn_projection(
+                &context,
+                ToolInvocationsProjection::new(pool.clone(), ToolInvocationsModel),
+            );
+        }
+        if Role::ToolExecutor.in_set(roles) {
+            let executor = tool_executor(config, &pool, &jetstream, &nats)?;
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(executor.run(token).await?) });
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {
             let app = ops::router(dependencies);
@@ -208,6 +231,31 @@ impl Platform {
             self.tasks.abort_all();
         }
     }
+}
+
+/// The tool executor role: no builtin tools yet (each builtin call fails, saying so).
+fn tool_executor(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    jetstream: &async_nats::jetstream::Context,
+    nats: &async_nats::Client,
+) -> anyhow::Result<executor::Executor> {
+    if config.signs_with_development_secret() {
+        tracing::warn!(
+            "tool requests are signed with the development secret: set AGENTOS_TOOL_SIGNING_SECRET"
+        );
+    }
+    let mut settings = ExecutorConfig::new(config.tool_signing_secret.clone());
+    settings.concurrency = usize::from(config.tool_executor_concurrency);
+    executor::Executor::new(
+        pool.clone(),
+        jetstream.clone(),
+        config.namespace.clone(),
+        RelayWaker::new(nats.clone(), &config.namespace),
+        Arc::new(UnavailableBuiltins),
+        settings,
+    )
+    .context("starting the tool executor")
 }
 
 /// What every projector of a process shares.

@@ -9,6 +9,13 @@ use domain::agent::{
 };
 use domain::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyExpirySet, ApiKeyIssued, ApiKeyRevoked};
 use domain::tenant::{TENANT_AGGREGATE_TYPE, TenantCreated};
+use domain::tool::{
+    TOOL_AGGREGATE_TYPE, ToolDeprecated, ToolDisabled, ToolRegistered, ToolVersionPublished,
+};
+use domain::tool_invocation::{
+    InvocationFailed, InvocationRequested, InvocationStarted, InvocationSucceeded,
+    InvocationTimedOut, TOOL_INVOCATION_AGGREGATE_TYPE,
+};
 use eventstore::CloudEvent;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -32,6 +39,15 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<ApiKeyIssued>(API_KEY_AGGREGATE_TYPE, "1"),
         event::<ApiKeyRevoked>(API_KEY_AGGREGATE_TYPE, "1"),
         event::<ApiKeyExpirySet>(API_KEY_AGGREGATE_TYPE, "1"),
+        event::<ToolRegistered>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<ToolVersionPublished>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<ToolDeprecated>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<ToolDisabled>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<InvocationRequested>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationStarted>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationSucceeded>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationFailed>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationTimedOut>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
     ]
 }
 

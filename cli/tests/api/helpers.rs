@@ -14,6 +14,9 @@ use uuid::Uuid;
 /// How long any "until the read side shows it" wait may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The key the platform's tool executor signs requests to `http` tools with.
+pub const TOOL_SIGNING_SECRET: &str = "test-signing-secret";
+
 /// Read-your-writes bound of an app spawned with [`spawn_app`].
 pub const CONSISTENCY_WAIT_MS: u64 = 5_000;
 
@@ -68,6 +71,8 @@ pub async fn spawn_app_with(consistency_wait_ms: u64, roles: &[Role]) -> TestApp
         db_max_connections: 16,
         otlp_endpoint: None,
         log_json: false,
+        tool_signing_secret: SecretString::from(TOOL_SIGNING_SECRET),
+        tool_executor_concurrency: 8,
     };
     let platform = Platform::start(&config, roles)
         .await
