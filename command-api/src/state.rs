@@ -31,7 +31,11 @@ impl AppState {
         Self {
             agents: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
             api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
-            tools: Arc::new(CommandBus::new(pool.clone(), schemas.clone(), waker.clone())),
+            tools: Arc::new(CommandBus::new(
+                pool.clone(),
+                schemas.clone(),
+                waker.clone(),
+            )),
             tool_invocations: Arc::new(CommandBus::new(pool.clone(), schemas, waker)),
             authenticator: Authenticator::new(pool),
         }

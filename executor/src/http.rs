@@ -126,9 +126,14 @@ impl HttpCaller {
             Ok(response) => response,
             Err(err) if err.is_timeout() => return Attempt::TimedOut,
             Err(err) if err.is_builder() => {
-                return Attempt::Final(format!("the tool's URL cannot be called: {}", describe(err)));
+                return Attempt::Final(format!(
+                    "the tool's URL cannot be called: {}",
+                    describe(err)
+                ));
             }
-            Err(err) => return Attempt::Retryable(format!("the request failed: {}", describe(err))),
+            Err(err) => {
+                return Attempt::Retryable(format!("the request failed: {}", describe(err)));
+            }
         };
         let status = response.status();
         let bytes = match self.read_body(response).await {
@@ -141,7 +146,9 @@ impl HttpCaller {
             }
             return match serde_json::from_slice(&bytes) {
                 Ok(output) => Attempt::Output(output),
-                Err(err) => Attempt::Final(format!("HTTP {status}: the response is not JSON: {err}")),
+                Err(err) => {
+                    Attempt::Final(format!("HTTP {status}: the response is not JSON: {err}"))
+                }
             };
         }
         let message = format!("HTTP {status}{}", quote(&bytes));

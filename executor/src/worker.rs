@@ -263,7 +263,11 @@ impl Executor {
             attempt: invocation.attempt() + 1,
             now: Utc::now(),
         };
-        match self.invocations.execute(&id, start, &context(tenant_id, event, &self.config)).await {
+        match self
+            .invocations
+            .execute(&id, start, &context(tenant_id, event, &self.config))
+            .await
+        {
             Ok(_) => {}
             // Another executor started a later attempt, or the call finished, since the load.
             Err(
@@ -365,11 +369,8 @@ impl Executor {
 
 /// Who records what the executor does: this instance, correlated with the request.
 fn context(tenant_id: Uuid, event: &CloudEvent, config: &ExecutorConfig) -> CommandContext {
-    let mut context = CommandContext::new(
-        tenant_id,
-        format!("system:{}", config.instance),
-        Utc::now(),
-    );
+    let mut context =
+        CommandContext::new(tenant_id, format!("system:{}", config.instance), Utc::now());
     if let Some(correlation_id) = event
         .correlationid
         .as_deref()

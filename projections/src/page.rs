@@ -47,7 +47,10 @@ mod tests {
 
     #[test]
     fn position_cursors_round_trip_and_garbage_is_refused() {
-        assert_eq!(decode_position_cursor(&encode_position_cursor(42)), Some(42));
+        assert_eq!(
+            decode_position_cursor(&encode_position_cursor(42)),
+            Some(42)
+        );
         assert_eq!(decode_position_cursor("not a cursor"), None);
         assert_eq!(decode_position_cursor(&encode_position_cursor(-1)), None);
         assert_eq!(decode_position_cursor("AAAA"), None);

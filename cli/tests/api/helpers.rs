@@ -210,19 +210,29 @@ impl TestApp {
     /// The first `count` agent events of the event stream (subject, CloudEvent JSON), once
     /// the relay has published that many (tenants and keys have events of their own).
     pub async fn published_agent_events(&self, count: usize) -> Vec<(String, Value)> {
+        self.published_events("agent", count).await
+    }
+
+    /// The first `count` events of `aggregate_type` in the event stream (subject,
+    /// CloudEvent JSON), once the relay has published that many.
+    pub async fn published_events(
+        &self,
+        aggregate_type: &str,
+        count: usize,
+    ) -> Vec<(String, Value)> {
         let stream = self
             .env
             .jetstream
             .get_stream(self.env.namespace.stream())
             .await
             .expect("event stream");
-        let marker = ".agent.";
+        let marker = format!(".{aggregate_type}.");
         eventually("the relay to publish the events", async || {
             let mut events = Vec::new();
             let last = stream.get_info().await.ok()?.state.last_sequence;
             for sequence in 1..=last {
                 let message = stream.get_raw_message(sequence).await.ok()?;
-                if message.subject.contains(marker) {
+                if message.subject.contains(marker.as_str()) {
                     let event = serde_json::from_slice(&message.payload).expect("CloudEvent JSON");
                     events.push((message.subject.to_string(), event));
                 }

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 /// The fixed namespace of derived invocation ids. Never change it: every derived id
 /// ever handed out depends on it.
-pub const INVOCATION_ID_NAMESPACE: Uuid = Uuid::from_u128(0xf1ed_2907_a83a_470c_b3c2_6140_efcf_9f22);
+pub const INVOCATION_ID_NAMESPACE: Uuid =
+    Uuid::from_u128(0xf1ed_2907_a83a_470c_b3c2_6140_efcf_9f22);
 
 /// The id of the invocation `tenant_id` requests with `idempotency_key`: a UUIDv5 over
 /// [`INVOCATION_ID_NAMESPACE`] and `"<tenant>/<key>"`. The same key of the same tenant
