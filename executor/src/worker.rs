@@ -45,9 +45,10 @@ const FINISH_TRIES: u32 = 5;
 pub enum Disposition {
     /// Not a request for a call (another invocation event): nothing to do.
     Ignored,
-    /// The call already had its outcome.
+    /// The call already had its outcome (recorded by another executor, perhaps just now).
     AlreadyFinished,
-    /// Another executor started or finished the call first.
+    /// Another executor started a later attempt first. The message is left to it: it acks
+    /// once the outcome is stored, and should it die first, JetStream redelivers.
     TakenElsewhere,
     /// This executor carried the call out and stored this outcome.
     Finished(ToolInvocationStatus),
@@ -201,8 +202,8 @@ impl Executor {
     }
 
     /// Handles one message: carries out the call it requests (beating progress meanwhile,
-    /// so JetStream does not hand it to another executor), then acks it. On failure it is
-    /// given back to be redelivered.
+    /// so JetStream does not hand it to another executor), then acks it once the outcome is
+    /// stored or the call is found finished. On failure it is given back to be redelivered.
     pub async fn process(&self, message: jetstream::Message) -> Result<Disposition, ExecutorError> {
         let request = serde_json::from_slice::<CloudEvent>(&message.payload)
             .ok()
@@ -225,6 +226,10 @@ impl Executor {
         let work = self.execute(invocation_id, &event);
         let result = beating_progress(&message, self.config.ack_wait / 3, work).await;
         match result {
+            // Two deliveries of one message overlap only when JetStream redelivered it while
+            // the first was still being handled; the message (not the delivery) is acked, so
+            // acking here could settle it for an executor that then dies mid-call.
+            Ok(Disposition::TakenElsewhere) => Ok(Disposition::TakenElsewhere),
             Ok(disposition) => {
                 message.ack().await.map_err(ExecutorError::nats)?;
                 Ok(disposition)
@@ -269,14 +274,14 @@ impl Executor {
             .await
         {
             Ok(_) => {}
-            // Another executor started a later attempt, or the call finished, since the load.
+            // Another executor started a later attempt since the load, or the call finished.
             Err(
                 CommandError::Conflict
-                | CommandError::Rejected(
-                    ToolInvocationError::StaleAttempt { .. }
-                    | ToolInvocationError::InvalidTransition { .. },
-                ),
+                | CommandError::Rejected(ToolInvocationError::StaleAttempt { .. }),
             ) => return Ok(Disposition::TakenElsewhere),
+            Err(CommandError::Rejected(ToolInvocationError::InvalidTransition { .. })) => {
+                return Ok(Disposition::AlreadyFinished);
+            }
             Err(err) => return Err(err.into()),
         }
         let outcome = self.call(&request).await;
@@ -338,7 +343,7 @@ impl Executor {
             let error = match self.invocations.execute(id, command, &context).await {
                 Ok(_) => return Ok(Disposition::Finished(status_of(&outcome))),
                 Err(CommandError::Rejected(ToolInvocationError::InvalidTransition { .. })) => {
-                    return Ok(Disposition::TakenElsewhere);
+                    return Ok(Disposition::AlreadyFinished);
                 }
                 Err(CommandError::Rejected(ToolInvocationError::Invalid(errors))) => {
                     if let CallOutcome::Succeeded { duration_ms, .. } = outcome {
