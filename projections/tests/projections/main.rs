@@ -11,3 +11,4 @@ mod listing;
 mod rebuild;
 mod redelivery;
 mod reset;
+mod tools_pg;
