@@ -14,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::agents::ReasonRequest;
-use crate::receipt::{CommandAccepted, accepted};
+use crate::receipt::{CommandAccepted, accepted, execute_on};
 use crate::request::CommandRequest;
 use crate::{ApiError, AppState};
 
@@ -193,7 +193,7 @@ pub async fn publish_tool_version(
         kind: body.kind.map(Into::into),
         now,
     };
-    execute(&state, &request, tool_id, command, now).await
+    execute_on(&state.tools, &request, tool_id, command, now, COLLECTION).await
 }
 
 #[utoipa::path(
@@ -213,15 +213,14 @@ pub async fn deprecate_tool(
     UuidPath(tool_id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    request.authorize(Scope::ToolsWrite)?;
-    let body: ReasonRequest = request.optional_body()?;
-    let now = Utc::now();
-    let command = ToolCommand::DeprecateTool {
-        tenant_id: request.tenant_id(),
-        reason: body.reason,
-        now,
-    };
-    execute(&state, &request, tool_id, command, now).await
+    change_status(&state, tool_id, &request, |tenant_id, reason, now| {
+        ToolCommand::DeprecateTool {
+            tenant_id,
+            reason,
+            now,
+        }
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -241,28 +240,26 @@ pub async fn disable_tool(
     UuidPath(tool_id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
+    change_status(&state, tool_id, &request, |tenant_id, reason, now| {
+        ToolCommand::DisableTool {
+            tenant_id,
+            reason,
+            now,
+        }
+    })
+    .await
+}
+
+/// Deprecates or disables a tool, with the optional reason the body gives.
+async fn change_status(
+    state: &AppState,
+    tool_id: Uuid,
+    request: &CommandRequest,
+    command: impl FnOnce(Uuid, Option<String>, DateTime<Utc>) -> ToolCommand,
+) -> Result<Response, ApiError> {
     request.authorize(Scope::ToolsWrite)?;
     let body: ReasonRequest = request.optional_body()?;
     let now = Utc::now();
-    let command = ToolCommand::DisableTool {
-        tenant_id: request.tenant_id(),
-        reason: body.reason,
-        now,
-    };
-    execute(&state, &request, tool_id, command, now).await
-}
-
-async fn execute(
-    state: &AppState,
-    request: &CommandRequest,
-    tool_id: Uuid,
-    command: ToolCommand,
-    now: DateTime<Utc>,
-) -> Result<Response, ApiError> {
-    let context = request.context(now, StatusCode::OK)?;
-    let receipt = state
-        .tools
-        .execute(&tool_id.to_string(), command, &context)
-        .await?;
-    Ok(accepted(&receipt, StatusCode::OK, COLLECTION))
+    let command = command(request.tenant_id(), body.reason, now);
+    execute_on(&state.tools, request, tool_id, command, now, COLLECTION).await
 }

@@ -183,40 +183,74 @@ impl PgModel for ToolInvocationsModel {
             .bind(i32::try_from(started.attempt).unwrap_or(i32::MAX))
             .bind(started.executor)
             .bind(started.started_at),
-            ToolInvocationEvent::InvocationSucceeded(succeeded) => sqlx::query(
-                "UPDATE tool_invocations SET status = 'succeeded', output = $3, duration_ms = $4,
-                        finished_at = $5, updated_at = $5, version = $2
-                  WHERE id = $1 AND version = $2 - 1",
-            )
-            .bind(id)
-            .bind(version)
-            .bind(Json(succeeded.output))
-            .bind(millis(Some(succeeded.duration_ms)))
-            .bind(succeeded.completed_at),
-            ToolInvocationEvent::InvocationFailed(failed) => sqlx::query(
-                "UPDATE tool_invocations SET status = 'failed', error = $3, duration_ms = $4,
-                        finished_at = $5, updated_at = $5, version = $2
-                  WHERE id = $1 AND version = $2 - 1",
-            )
-            .bind(id)
-            .bind(version)
-            .bind(failed.error)
-            .bind(millis(failed.duration_ms))
-            .bind(failed.failed_at),
-            ToolInvocationEvent::InvocationTimedOut(timed_out) => sqlx::query(
-                "UPDATE tool_invocations SET status = 'timed_out', timeout_ms = $3,
-                        finished_at = $4, updated_at = $4, version = $2
-                  WHERE id = $1 AND version = $2 - 1",
-            )
-            .bind(id)
-            .bind(version)
-            .bind(millis(Some(timed_out.timeout_ms)))
-            .bind(timed_out.timed_out_at),
+            ToolInvocationEvent::InvocationSucceeded(succeeded) => finish(
+                id,
+                version,
+                Outcome {
+                    status: "succeeded",
+                    output: Some(Json(succeeded.output)),
+                    duration_ms: Some(succeeded.duration_ms),
+                    at: succeeded.completed_at,
+                    ..Outcome::default()
+                },
+            ),
+            ToolInvocationEvent::InvocationFailed(failed) => finish(
+                id,
+                version,
+                Outcome {
+                    status: "failed",
+                    error: Some(failed.error),
+                    duration_ms: failed.duration_ms,
+                    at: failed.failed_at,
+                    ..Outcome::default()
+                },
+            ),
+            ToolInvocationEvent::InvocationTimedOut(timed_out) => finish(
+                id,
+                version,
+                Outcome {
+                    status: "timed_out",
+                    timeout_ms: Some(timed_out.timeout_ms),
+                    at: timed_out.timed_out_at,
+                    ..Outcome::default()
+                },
+            ),
         };
         let rows = update.execute(&mut *conn).await?.rows_affected();
         applied_or_duplicate(conn, TOOL_INVOCATIONS_TABLE, id, version, rows).await?;
         Ok(())
     }
+}
+
+type PgQuery = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// What a succeeded, failed or timed-out invocation records.
+#[derive(Default)]
+struct Outcome {
+    status: &'static str,
+    output: Option<Json<serde_json::Value>>,
+    error: Option<String>,
+    duration_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    at: DateTime<Utc>,
+}
+
+/// The versioned update that gives invocation `id` its outcome.
+fn finish(id: Uuid, version: i64, outcome: Outcome) -> PgQuery {
+    sqlx::query(
+        "UPDATE tool_invocations
+            SET status = $3, output = $4, error = $5, duration_ms = $6, timeout_ms = $7,
+                finished_at = $8, updated_at = $8, version = $2
+          WHERE id = $1 AND version = $2 - 1",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(outcome.status)
+    .bind(outcome.output)
+    .bind(outcome.error)
+    .bind(millis(outcome.duration_ms))
+    .bind(millis(outcome.timeout_ms))
+    .bind(outcome.at)
 }
 
 fn millis(value: Option<u64>) -> Option<i64> {

@@ -187,38 +187,42 @@ impl PgModel for ToolsModel {
                 }
             }
             ToolEvent::ToolDeprecated(deprecated) => {
-                let rows = sqlx::query(
-                    "UPDATE tools SET status = 'deprecated', status_reason = $3,
-                            deprecated_at = $4, updated_at = $4, version = $2
-                      WHERE id = $1 AND version = $2 - 1",
-                )
-                .bind(id)
-                .bind(version)
-                .bind(deprecated.reason)
-                .bind(deprecated.deprecated_at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                applied_or_duplicate(conn, TOOLS_TABLE, id, version, rows).await?;
+                let change = ("deprecated", deprecated.reason, deprecated.deprecated_at);
+                set_status(conn, id, version, change).await?;
             }
             ToolEvent::ToolDisabled(disabled) => {
-                let rows = sqlx::query(
-                    "UPDATE tools SET status = 'disabled', status_reason = $3,
-                            disabled_at = $4, updated_at = $4, version = $2
-                      WHERE id = $1 AND version = $2 - 1",
-                )
-                .bind(id)
-                .bind(version)
-                .bind(disabled.reason)
-                .bind(disabled.disabled_at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                applied_or_duplicate(conn, TOOLS_TABLE, id, version, rows).await?;
+                let change = ("disabled", disabled.reason, disabled.disabled_at);
+                set_status(conn, id, version, change).await?;
             }
         }
         Ok(())
     }
+}
+
+/// Moves tool `id` to `status` (deprecated or disabled) with its reason and time.
+async fn set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    version: i64,
+    (status, reason, at): (&str, Option<String>, DateTime<Utc>),
+) -> Result<(), ProjectionError> {
+    let rows = sqlx::query(
+        "UPDATE tools
+            SET status = $3, status_reason = $4, updated_at = $5, version = $2,
+                deprecated_at = CASE WHEN $3 = 'deprecated' THEN $5 ELSE deprecated_at END,
+                disabled_at = CASE WHEN $3 = 'disabled' THEN $5 ELSE disabled_at END
+          WHERE id = $1 AND version = $2 - 1",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(status)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    applied_or_duplicate(conn, TOOLS_TABLE, id, version, rows).await?;
+    Ok(())
 }
 
 fn version_number(version: &ToolVersion) -> i32 {

@@ -88,18 +88,10 @@ async fn a_request_is_accepted_and_records_the_version_in_force() {
     .accepted(StatusCode::OK);
     let mut old = invocation_body(agent.id, json!({"city": "Bergen"}), "pinned");
     old["version"] = json!(1);
-    let pinned = app
-        .invoke(tool.id, &old)
-        .await
-        .accepted(StatusCode::ACCEPTED);
-    let latest = app
-        .invoke(
-            tool.id,
-            &invocation_body(agent.id, json!({"lat": 60.4}), "latest"),
-        )
-        .await
-        .accepted(StatusCode::ACCEPTED);
-    for (id, version) in [(invocation.id, 1), (pinned.id, 1), (latest.id, 2)] {
+    let pinned = app.an_invocation(tool.id, &old).await;
+    let latest = invocation_body(agent.id, json!({"lat": 60.4}), "latest");
+    let latest = app.an_invocation(tool.id, &latest).await;
+    for (id, version) in [(invocation.id, 1), (pinned, 1), (latest, 2)] {
         let done = app.finished_invocation(id).await;
         assert_eq!(done["tool_version"], version, "{done}");
     }
@@ -333,12 +325,7 @@ async fn invocations_list_by_agent_run_tool_and_status_with_durations() {
         if n < 2 {
             body["run_id"] = json!(run);
         }
-        ids.push(
-            app.invoke(tool, &body)
-                .await
-                .accepted(StatusCode::ACCEPTED)
-                .id,
-        );
+        ids.push(app.an_invocation(tool, &body).await);
     }
     for id in &ids {
         app.finished_invocation(*id).await;

@@ -8,7 +8,6 @@ use std::time::Duration;
 use cli::Role;
 use eventstore::RelayWaker;
 use executor::{Executor, ExecutorConfig, UnavailableBuiltins};
-use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -36,14 +35,8 @@ async fn http_tool(
 
 /// Requests a call of `tool` by `agent` and waits for its outcome.
 async fn call(app: &TestApp, agent: Uuid, tool: Uuid) -> (Uuid, Value) {
-    let id = app
-        .invoke(
-            tool,
-            &invocation_body(agent, json!({"city": "Oslo"}), &format!("call-{tool}")),
-        )
-        .await
-        .accepted(StatusCode::ACCEPTED)
-        .id;
+    let body = invocation_body(agent, json!({"city": "Oslo"}), &format!("call-{tool}"));
+    let id = app.an_invocation(tool, &body).await;
     (id, app.finished_invocation(id).await)
 }
 
@@ -240,14 +233,8 @@ async fn a_call_cut_off_by_an_executor_crash_is_taken_over_and_succeeds_once() {
     let (agent, tool) = http_tool(&app, &receiver, "/blocking", 0, 60_000).await;
     let crashing = executor(&app);
     let crashed = tokio::spawn(async move { crashing.run(CancellationToken::new()).await });
-    let id = app
-        .invoke(
-            tool,
-            &invocation_body(agent, json!({"city": "Oslo"}), "crash"),
-        )
-        .await
-        .accepted(StatusCode::ACCEPTED)
-        .id;
+    let body = invocation_body(agent, json!({"city": "Oslo"}), "crash");
+    let id = app.an_invocation(tool, &body).await;
     eventually("the first executor to call the tool", async || {
         (receiver.calls("/blocking").len() == 1).then_some(())
     })
@@ -304,12 +291,7 @@ async fn executors_side_by_side_share_the_calls_and_each_succeeds_once() {
     let mut ids = Vec::new();
     for n in 0..12 {
         let body = invocation_body(agent, json!({"city": "Oslo"}), &format!("call-{n}"));
-        ids.push(
-            app.invoke(tool, &body)
-                .await
-                .accepted(StatusCode::ACCEPTED)
-                .id,
-        );
+        ids.push(app.an_invocation(tool, &body).await);
     }
     for id in &ids {
         let done = app.finished_invocation(*id).await;

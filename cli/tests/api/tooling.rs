@@ -64,6 +64,14 @@ impl TestApp {
             .await
     }
 
+    /// Requests a call of `tool` with `body`; fails the test unless it is accepted (202).
+    pub async fn an_invocation(&self, tool: Uuid, body: &Value) -> Uuid {
+        self.invoke(tool, body)
+            .await
+            .accepted(ReplyStatus::ACCEPTED)
+            .id
+    }
+
     /// An API key of the first tenant holding only `scopes`.
     pub async fn key_with_scopes(&self, scopes: &[&str]) -> String {
         let reply = self
