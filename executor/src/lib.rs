@@ -3,6 +3,7 @@
 //! through [`BuiltinTools`] — recording each outcome on the invocation aggregate, which
 //! refuses a second outcome, so redelivery and restarts never make a call succeed twice.
 
+mod attempt;
 pub mod builtins;
 pub mod config;
 pub mod error;

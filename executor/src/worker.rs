@@ -11,25 +11,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use chrono::Utc;
-use domain::tool::ToolKind;
 use domain::tool_invocation::{
-    InvocationRequested, TOOL_INVOCATION_AGGREGATE_TYPE, ToolInvocation, ToolInvocationCommand,
-    ToolInvocationError, ToolInvocationStatus,
+    TOOL_INVOCATION_AGGREGATE_TYPE, ToolInvocation, ToolInvocationStatus,
 };
 use eventstore::relay::ensure_stream;
-use eventstore::{
-    CachedSchemaCheck, CloudEvent, CommandBus, CommandContext, CommandError, Namespace, RelayWaker,
-};
+use eventstore::{CachedSchemaCheck, CloudEvent, CommandBus, Namespace, RelayWaker};
 use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::builtins::{BuiltinCall, BuiltinTools, call_builtin};
-use crate::http::{HttpCall, HttpCaller};
-use crate::{CallOutcome, ExecutorConfig, ExecutorError};
+use crate::builtins::BuiltinTools;
+use crate::http::HttpCaller;
+use crate::{ExecutorConfig, ExecutorError};
 
 /// The durable consumer every executor instance shares.
 pub const CONSUMER: &str = "tool_executor";
@@ -37,8 +32,6 @@ pub const CONSUMER: &str = "tool_executor";
 const PULL_WAIT: Duration = Duration::from_secs(5);
 /// How long a message whose handling failed waits before it comes back.
 const NAK_DELAY: Duration = Duration::from_secs(1);
-/// How often recording an outcome is tried before the message is given back.
-const FINISH_TRIES: u32 = 5;
 
 /// What handling one message came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +50,12 @@ pub enum Disposition {
 /// Carries out requested tool invocations.
 #[derive(Clone)]
 pub struct Executor {
-    invocations: Arc<CommandBus<ToolInvocation>>,
+    pub(crate) invocations: Arc<CommandBus<ToolInvocation>>,
     jetstream: jetstream::Context,
     namespace: Namespace,
-    http: HttpCaller,
-    builtins: Arc<dyn BuiltinTools>,
-    config: ExecutorConfig,
+    pub(crate) http: HttpCaller,
+    pub(crate) builtins: Arc<dyn BuiltinTools>,
+    pub(crate) config: ExecutorConfig,
 }
 
 impl std::fmt::Debug for Executor {
@@ -240,158 +233,6 @@ impl Executor {
                 Err(err)
             }
         }
-    }
-
-    /// Carries out invocation `invocation_id` unless it has its outcome or another executor
-    /// is on it: start the next attempt, call the tool, record the outcome.
-    #[tracing::instrument(skip_all, fields(%invocation_id, correlation_id = event.correlationid.as_deref().unwrap_or_default()))]
-    pub async fn execute(
-        &self,
-        invocation_id: Uuid,
-        event: &CloudEvent,
-    ) -> Result<Disposition, ExecutorError> {
-        let id = invocation_id.to_string();
-        let (invocation, _) = self.invocations.load(&id).await?;
-        let (Some(tenant_id), Some(status), Some(request)) = (
-            invocation.tenant_id(),
-            invocation.status(),
-            invocation.request().cloned(),
-        ) else {
-            return Ok(Disposition::Ignored);
-        };
-        if status.is_terminal() {
-            return Ok(Disposition::AlreadyFinished);
-        }
-        let start = ToolInvocationCommand::StartInvocation {
-            tenant_id,
-            executor: self.config.instance.clone(),
-            attempt: invocation.attempt() + 1,
-            now: Utc::now(),
-        };
-        match self
-            .invocations
-            .execute(&id, start, &context(tenant_id, event, &self.config))
-            .await
-        {
-            Ok(_) => {}
-            // Another executor started a later attempt since the load, or the call finished.
-            Err(
-                CommandError::Conflict
-                | CommandError::Rejected(ToolInvocationError::StaleAttempt { .. }),
-            ) => return Ok(Disposition::TakenElsewhere),
-            Err(CommandError::Rejected(ToolInvocationError::InvalidTransition { .. })) => {
-                return Ok(Disposition::AlreadyFinished);
-            }
-            Err(err) => return Err(err.into()),
-        }
-        let outcome = self.call(&request).await;
-        metrics::counter!("agentos_tool_calls_total", "outcome" => outcome.label()).increment(1);
-        self.finish(&id, tenant_id, outcome, event).await
-    }
-
-    /// Carries out the call as its recorded tool version says.
-    async fn call(&self, request: &InvocationRequested) -> CallOutcome {
-        match &request.kind {
-            ToolKind::Http {
-                url,
-                method,
-                timeout_ms,
-                retries,
-            } => {
-                let call = HttpCall {
-                    invocation_id: request.invocation_id,
-                    tool_id: request.tool_id,
-                    tool_name: request.tool_name.clone(),
-                    tool_version: request.tool_version,
-                    arguments: request.arguments.clone(),
-                    url: url.clone(),
-                    method: *method,
-                    timeout_ms: *timeout_ms,
-                    retries: *retries,
-                };
-                self.http.call(&call).await
-            }
-            ToolKind::Builtin { name } => {
-                let call = BuiltinCall {
-                    tenant_id: request.tenant_id,
-                    invocation_id: request.invocation_id,
-                    agent_id: request.agent_id,
-                    run_id: request.run_id,
-                    step: request.step,
-                    tool_call_id: request.tool_call_id.clone(),
-                    arguments: request.arguments.clone(),
-                };
-                call_builtin(self.builtins.as_ref(), name, &call).await
-            }
-        }
-    }
-
-    /// Records `outcome`. An output the tool version's output schema refuses becomes a
-    /// failure naming each mismatch; an outcome recorded first by another executor wins.
-    async fn finish(
-        &self,
-        id: &str,
-        tenant_id: Uuid,
-        mut outcome: CallOutcome,
-        event: &CloudEvent,
-    ) -> Result<Disposition, ExecutorError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let command = outcome.clone().into_command(tenant_id, Utc::now());
-            let context = context(tenant_id, event, &self.config);
-            let error = match self.invocations.execute(id, command, &context).await {
-                Ok(_) => return Ok(Disposition::Finished(status_of(&outcome))),
-                Err(CommandError::Rejected(ToolInvocationError::InvalidTransition { .. })) => {
-                    return Ok(Disposition::AlreadyFinished);
-                }
-                Err(CommandError::Rejected(ToolInvocationError::Invalid(errors))) => {
-                    if let CallOutcome::Succeeded { duration_ms, .. } = outcome {
-                        let mismatches: Vec<String> =
-                            errors.iter().map(ToString::to_string).collect();
-                        outcome = CallOutcome::failed(
-                            format!(
-                                "the output does not match the tool's output schema: {}",
-                                mismatches.join("; ")
-                            ),
-                            Some(duration_ms),
-                        );
-                        continue;
-                    }
-                    CommandError::Rejected(ToolInvocationError::Invalid(errors))
-                }
-                Err(err) => err,
-            };
-            // A conflict means another command landed first: decide again on the new state.
-            let retry = matches!(error, CommandError::Conflict | CommandError::Store(_));
-            if !retry || tries >= FINISH_TRIES {
-                return Err(error.into());
-            }
-            tokio::time::sleep(self.config.backoff(tries - 1)).await;
-        }
-    }
-}
-
-/// Who records what the executor does: this instance, correlated with the request.
-fn context(tenant_id: Uuid, event: &CloudEvent, config: &ExecutorConfig) -> CommandContext {
-    let mut context =
-        CommandContext::new(tenant_id, format!("system:{}", config.instance), Utc::now());
-    if let Some(correlation_id) = event
-        .correlationid
-        .as_deref()
-        .and_then(|id| Uuid::parse_str(id).ok())
-    {
-        context.correlation_id = correlation_id;
-    }
-    context.causation_id = event.id;
-    context
-}
-
-fn status_of(outcome: &CallOutcome) -> ToolInvocationStatus {
-    match outcome {
-        CallOutcome::Succeeded { .. } => ToolInvocationStatus::Succeeded,
-        CallOutcome::Failed { .. } => ToolInvocationStatus::Failed,
-        CallOutcome::TimedOut { .. } => ToolInvocationStatus::TimedOut,
     }
 }
 
