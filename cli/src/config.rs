@@ -51,6 +51,14 @@ pub struct Config {
     /// Log lines as JSON instead of text.
     #[arg(long, env = "AGENTOS_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+    /// The HMAC-SHA256 key that signs every request the tool executor sends to an `http`
+    /// tool (`X-AgentOS-Signature`). The default is for development only: set your own.
+    #[arg(long, env = "AGENTOS_TOOL_SIGNING_SECRET", default_value = executor::config::DEVELOPMENT_SIGNING_SECRET, value_parser = secret, hide_default_value = true)]
+    pub tool_signing_secret: SecretString,
+    /// Most tool calls one tool executor carries out at once.
+    #[arg(long, env = "AGENTOS_TOOL_EXECUTOR_CONCURRENCY", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub tool_executor_concurrency: u16,
 }
 
 impl Config {
@@ -62,6 +70,11 @@ impl Config {
     /// The Redis URL (a secret: it may hold a password).
     pub fn redis_url(&self) -> &str {
         self.redis_url.expose_secret()
+    }
+
+    /// Whether tool requests are signed with the development default secret.
+    pub fn signs_with_development_secret(&self) -> bool {
+        self.tool_signing_secret.expose_secret() == executor::config::DEVELOPMENT_SIGNING_SECRET
     }
 
     /// The consistency wait bound.
@@ -87,6 +100,8 @@ pub enum Role {
     QueryApi,
     Relay,
     Projector,
+    /// Carries out requested tool invocations (several may run side by side).
+    ToolExecutor,
 }
 
 impl Role {

@@ -8,10 +8,13 @@ use anyhow::Context;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
 use eventstore::{Relay, RelayWaker, database};
+use executor::{ExecutorConfig, UnavailableBuiltins};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
 use projections::memories::{MemoriesModel, MemoriesProjection};
 use projections::memories_redis::MemoriesRedisProjection;
+use projections::tool_invocations::{ToolInvocationsModel, ToolInvocationsProjection};
+use projections::tools::{ToolsModel, ToolsProjection};
 use projections::{
     AgentsModel, AgentsProjection, AgentsRedisProjection, Projection, ProjectionRunner,
     RunnerConfig,
@@ -87,17 +90,9 @@ impl Platform {
         if Role::QueryApi.in_set(roles) {
             let redis = redis.clone().context("query API needs Redis")?;
             // Reads must not depend on a projector having started first.
-            projections::agents::ensure_table(&pool)
+            projections::catalog::ensure_postgres_tables(&pool)
                 .await
-                .context("creating the agents read model")?;
-            ApiKeysProjection::new(pool.clone(), ApiKeysModel)
-                .ensure_tables()
-                .await
-                .context("creating the API keys read model")?;
-            MemoriesProjection::new(pool.clone(), MemoriesModel)
-                .ensure_tables()
-                .await
-                .context("creating the memory read models")?;
+                .context("creating the read models")?;
             let state = query_api::AppState {
                 pool: pool.clone(),
                 agent_summaries: AgentsRedisProjection::agents(
@@ -153,6 +148,18 @@ impl Platform {
                 &context,
                 MemoriesRedisProjection::memories(redis, prefix, pool.clone()),
             );
+            platform.spawn_projection(&context, ToolsProjection::new(pool.clone(), ToolsModel));
+            platform.spawn_projection(
+                &context,
+                ToolInvocationsProjection::new(pool.clone(), ToolInvocationsModel),
+            );
+        }
+        if Role::ToolExecutor.in_set(roles) {
+            let executor = tool_executor(config, &pool, &jetstream, &nats)?;
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(executor.run(token).await?) });
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {
             let app = ops::router(dependencies);
@@ -227,6 +234,31 @@ impl Platform {
             self.tasks.abort_all();
         }
     }
+}
+
+/// The tool executor role: no builtin tools yet (each builtin call fails, saying so).
+fn tool_executor(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    jetstream: &async_nats::jetstream::Context,
+    nats: &async_nats::Client,
+) -> anyhow::Result<executor::Executor> {
+    if config.signs_with_development_secret() {
+        tracing::warn!(
+            "tool requests are signed with the development secret: set AGENTOS_TOOL_SIGNING_SECRET"
+        );
+    }
+    let mut settings = ExecutorConfig::new(config.tool_signing_secret.clone());
+    settings.concurrency = usize::from(config.tool_executor_concurrency);
+    executor::Executor::new(
+        pool.clone(),
+        jetstream.clone(),
+        config.namespace.clone(),
+        RelayWaker::new(nats.clone(), &config.namespace),
+        Arc::new(UnavailableBuiltins),
+        settings,
+    )
+    .context("starting the tool executor")
 }
 
 /// What every projector of a process shares.

@@ -10,6 +10,13 @@ use domain::agent::{
 use domain::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyExpirySet, ApiKeyIssued, ApiKeyRevoked};
 use domain::memory::{MEMORY_AGGREGATE_TYPE, MemoryForgotten, MemoryRecorded, MemoryRevised};
 use domain::tenant::{TENANT_AGGREGATE_TYPE, TenantCreated};
+use domain::tool::{
+    TOOL_AGGREGATE_TYPE, ToolDeprecated, ToolDisabled, ToolRegistered, ToolVersionPublished,
+};
+use domain::tool_invocation::{
+    InvocationFailed, InvocationRequested, InvocationStarted, InvocationSucceeded,
+    InvocationTimedOut, TOOL_INVOCATION_AGGREGATE_TYPE,
+};
 use eventstore::CloudEvent;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -36,6 +43,15 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<MemoryRecorded>(MEMORY_AGGREGATE_TYPE, "1"),
         event::<MemoryRevised>(MEMORY_AGGREGATE_TYPE, "1"),
         event::<MemoryForgotten>(MEMORY_AGGREGATE_TYPE, "1"),
+        event::<ToolRegistered>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<ToolVersionPublished>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<ToolDeprecated>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<ToolDisabled>(TOOL_AGGREGATE_TYPE, "1"),
+        event::<InvocationRequested>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationStarted>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationSucceeded>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationFailed>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<InvocationTimedOut>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
     ]
 }
 

@@ -6,6 +6,8 @@ use domain::FieldError;
 use domain::agent::AgentError;
 use domain::api_key::ApiKeyError;
 use domain::memory::MemoryError;
+use domain::tool::ToolError;
+use domain::tool_invocation::ToolInvocationError;
 use eventstore::CommandError;
 use eventstore::web::Problem;
 
@@ -113,27 +115,43 @@ impl Rejection for AgentError {
     }
 }
 
-impl Rejection for ApiKeyError {
-    const RESOURCE: &'static str = "API key";
+/// The usual mapping of an aggregate error whose variants are exactly `NotFound`,
+/// `AlreadyExists`, `InvalidTransition { .. }` and `Invalid(errors)`.
+macro_rules! usual_rejection {
+    ($error:ty, $resource:literal) => {
+        impl Rejection for $error {
+            const RESOURCE: &'static str = $resource;
 
-    fn problem(self) -> Problem {
-        match self {
-            Self::NotFound => Problem::not_found(Self::RESOURCE),
-            Self::AlreadyExists => already_exists(Self::RESOURCE),
-            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
-            Self::Invalid(errors) => invalid(errors),
+            fn problem(self) -> Problem {
+                match self {
+                    Self::NotFound => Problem::not_found(Self::RESOURCE),
+                    Self::AlreadyExists => already_exists(Self::RESOURCE),
+                    err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+                    Self::Invalid(errors) => invalid(errors),
+                }
+            }
         }
-    }
+    };
 }
 
-impl Rejection for MemoryError {
-    const RESOURCE: &'static str = "memory";
+usual_rejection!(ApiKeyError, "API key");
+usual_rejection!(MemoryError, "memory");
+usual_rejection!(ToolError, "tool");
+
+impl Rejection for ToolInvocationError {
+    const RESOURCE: &'static str = "tool invocation";
 
     fn problem(self) -> Problem {
         match self {
             Self::NotFound => Problem::not_found(Self::RESOURCE),
             Self::AlreadyExists => already_exists(Self::RESOURCE),
             err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            err @ Self::ToolUnavailable { .. } => {
+                Problem::new(StatusCode::CONFLICT, "tool-unavailable", err.to_string())
+            }
+            err @ Self::StaleAttempt { .. } => {
+                Problem::new(StatusCode::CONFLICT, "stale-attempt", err.to_string())
+            }
             Self::Invalid(errors) => invalid(errors),
         }
     }

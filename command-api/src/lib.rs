@@ -5,11 +5,13 @@ pub mod agents;
 pub mod api_keys;
 pub mod error;
 pub mod headers;
+pub mod invocations;
 pub mod memories;
 pub mod openapi;
 pub mod receipt;
 pub mod request;
 pub mod state;
+pub mod tools;
 
 pub use error::ApiError;
 pub use openapi::{openapi, router};

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys, memories};
+use crate::{AppState, agents, api_keys, invocations, memories, tools};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use crate::{AppState, agents, api_keys, memories};
         (name = "agents", description = "Agent lifecycle and configuration"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
         (name = "memories", description = "An agent's memories: recorded, revised, forgotten for good (scope `memory:write`)"),
+        (name = "tools", description = "Tools agents call, in numbered versions, and requests to call them (scopes `tools:write`, `tools:invoke`)"),
     )
 )]
 struct ApiDoc;
@@ -36,6 +37,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(memories::record_memory))
         .routes(routes!(memories::revise_memory))
         .routes(routes!(memories::forget_memory))
+        .routes(routes!(tools::register_tool))
+        .routes(routes!(tools::publish_tool_version))
+        .routes(routes!(tools::deprecate_tool))
+        .routes(routes!(tools::disable_tool))
+        .routes(routes!(invocations::request_invocation))
 }
 
 /// The command API's OpenAPI document.

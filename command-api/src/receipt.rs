@@ -4,10 +4,16 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
 use eventstore::web::Problem;
-use eventstore::{CommandReceipt, ConsistencyToken};
+use eventstore::{CommandBus, CommandReceipt, ConsistencyToken};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::ApiError;
+use crate::error::Rejection;
+use crate::request::CommandRequest;
 
 /// What an accepted command answers.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -72,4 +78,24 @@ pub fn respond(
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
+}
+
+/// Executes `command` on the stored aggregate `id` in the request's context (accepted at
+/// `now`), and answers [`accepted`] with `status` under `collection`.
+pub async fn execute_on<A>(
+    bus: &CommandBus<A>,
+    request: &CommandRequest,
+    id: Uuid,
+    command: A::Command,
+    now: DateTime<Utc>,
+    collection: &str,
+) -> Result<Response, ApiError>
+where
+    A: Aggregate,
+    A::Command: Send,
+    A::Error: Rejection,
+{
+    let context = request.context(now, StatusCode::OK)?;
+    let receipt = bus.execute(&id.to_string(), command, &context).await?;
+    Ok(accepted(&receipt, StatusCode::OK, collection))
 }

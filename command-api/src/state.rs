@@ -6,8 +6,10 @@ use axum::extract::FromRef;
 use domain::agent::Agent;
 use domain::api_key::ApiKey;
 use domain::memory::Memory;
+use domain::tool::Tool;
+use domain::tool_invocation::ToolInvocation;
 use eventstore::web::Authenticator;
-use eventstore::{CommandBus, RelayWaker};
+use eventstore::{CachedSchemaCheck, CommandBus, RelayWaker};
 use sqlx::PgPool;
 
 /// The command API's state.
@@ -16,6 +18,8 @@ pub struct AppState {
     pub agents: Arc<CommandBus<Agent>>,
     pub api_keys: Arc<CommandBus<ApiKey>>,
     pub memories: Arc<CommandBus<Memory>>,
+    pub tools: Arc<CommandBus<Tool>>,
+    pub tool_invocations: Arc<CommandBus<ToolInvocation>>,
     pub authenticator: Authenticator,
     /// The event store's database, where the data keys that seal content live.
     pub pool: PgPool,
@@ -25,10 +29,19 @@ impl AppState {
     /// State over `pool`'s event store, waking the relay through `waker`; keys are
     /// looked up in the store only.
     pub fn new(pool: PgPool, waker: RelayWaker) -> Self {
+        // One validator cache for both: a version's input schema, compiled when it is
+        // published, is what its calls are checked against.
+        let schemas = CachedSchemaCheck::shared();
         Self {
             agents: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
             api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
-            memories: Arc::new(CommandBus::new(pool.clone(), (), waker)),
+            memories: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
+            tools: Arc::new(CommandBus::new(
+                pool.clone(),
+                schemas.clone(),
+                waker.clone(),
+            )),
+            tool_invocations: Arc::new(CommandBus::new(pool.clone(), schemas, waker)),
             authenticator: Authenticator::new(pool.clone()),
             pool,
         }

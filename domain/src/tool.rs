@@ -26,7 +26,9 @@ use crate::FieldError;
 
 pub use events::{ToolDeprecated, ToolDisabled, ToolEvent, ToolRegistered, ToolVersionPublished};
 pub use kind::{BUILTIN_TOOLS, HttpMethod, MAX_RETRIES, MAX_TIMEOUT_MS, MAX_URL_CHARS, ToolKind};
-pub use schema_check::{JsonSchemaCheck, MAX_SCHEMA_BYTES, SchemaChecker};
+pub use schema_check::{
+    JsonSchemaCheck, MAX_SCHEMA_BYTES, SchemaChecker, schema_problem, uncompilable_schema,
+};
 pub use snapshot::ToolSnapshot;
 pub use version::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, ToolVersion};
 

@@ -9,6 +9,7 @@ mod events;
 mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod identity;
 mod status;
 
 use chrono::{DateTime, Utc};
@@ -31,7 +32,9 @@ pub use events::{
 };
 pub use fields::{
     MAX_ERROR_CHARS, MAX_EXECUTOR_CHARS, MAX_IDEMPOTENCY_KEY_CHARS, MAX_TOOL_CALL_ID_CHARS,
+    failure_message,
 };
+pub use identity::{INVOCATION_ID_NAMESPACE, invocation_id};
 pub use status::ToolInvocationStatus;
 
 /// The aggregate type under which tool invocation events are stored.

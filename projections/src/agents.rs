@@ -10,6 +10,7 @@ use sqlx::{Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::page::split_page;
 use crate::pg_model::{PgModel, PgProjection, check_duplicate};
 
 /// The live table's name; rebuilds build a shadow table and rename it to this.
@@ -263,7 +264,7 @@ pub async fn list_agents(
                 .replace('_', "\\_")
         )
     });
-    let mut items: Vec<AgentView> = sqlx::query_as(&format!(
+    let rows: Vec<AgentView> = sqlx::query_as(&format!(
         "SELECT * FROM {AGENTS_TABLE}
           WHERE tenant_id = $1
             AND ($2::uuid IS NULL OR id > $2)
@@ -279,19 +280,8 @@ pub async fn list_agents(
     .bind(filter.limit + 1)
     .fetch_all(pool)
     .await?;
-    let next_cursor = cut_page(&mut items, filter.limit, |agent| agent.id);
+    let (items, next_cursor) = split_page(rows, filter.limit, |last| encode_cursor(last.id));
     Ok(AgentList { items, next_cursor })
-}
-
-/// Cuts `items`, fetched with one row more than `limit`, to the page, and returns the
-/// cursor of the next page when that extra row shows there is one.
-pub fn cut_page<T>(items: &mut Vec<T>, limit: i64, id: impl Fn(&T) -> Uuid) -> Option<String> {
-    let limit = usize::try_from(limit).unwrap_or_default();
-    if items.len() <= limit {
-        return None;
-    }
-    items.truncate(limit);
-    items.last().map(|last| encode_cursor(id(last)))
 }
 
 /// The opaque cursor after `id`.

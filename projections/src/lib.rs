@@ -8,14 +8,18 @@ pub mod agents;
 pub mod agents_redis;
 pub mod api_keys;
 pub mod api_keys_redis;
+pub mod catalog;
 pub mod checkpoint;
 pub mod error;
 pub mod memories;
 pub mod memories_redis;
+pub mod page;
 pub mod pg_model;
 pub mod rebuild;
 pub mod redis_model;
 pub mod runner;
+pub mod tool_invocations;
+pub mod tools;
 pub mod versions;
 
 pub use agents::{AgentList, AgentListFilter, AgentView, AgentsModel, AgentsProjection};

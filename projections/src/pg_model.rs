@@ -131,6 +131,23 @@ pub async fn check_duplicate(
     })
 }
 
+/// After a versioned update of `table` that changed `rows_affected` rows: true when it
+/// applied, false when the row already had `version` (a duplicate), and a
+/// [`ProjectionError::VersionGap`] otherwise (see [`check_duplicate`]).
+pub async fn applied_or_duplicate(
+    conn: &mut PgConnection,
+    table: &str,
+    id: Uuid,
+    version: i64,
+    rows_affected: u64,
+) -> Result<bool, ProjectionError> {
+    if rows_affected > 0 {
+        return Ok(true);
+    }
+    check_duplicate(conn, table, id, version).await?;
+    Ok(false)
+}
+
 /// The event's aggregate id as a UUID and its sequence as the row version.
 pub fn id_and_version(event: &CloudEvent) -> Result<(Uuid, i64), ProjectionError> {
     let id = Uuid::parse_str(&event.aggregateid).map_err(|_| {

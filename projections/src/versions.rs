@@ -13,6 +13,10 @@ pub fn version_table(aggregate_type: &str) -> Option<&'static str> {
         domain::agent::AGENT_AGGREGATE_TYPE => Some(crate::agents::AGENTS_TABLE),
         domain::api_key::API_KEY_AGGREGATE_TYPE => Some("api_key_list"),
         domain::memory::MEMORY_AGGREGATE_TYPE => Some(crate::memories::MEMORIES_TABLE),
+        domain::tool::TOOL_AGGREGATE_TYPE => Some(crate::tools::TOOLS_TABLE),
+        domain::tool_invocation::TOOL_INVOCATION_AGGREGATE_TYPE => {
+            Some(crate::tool_invocations::TOOL_INVOCATIONS_TABLE)
+        }
         _ => None,
     }
 }

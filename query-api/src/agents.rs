@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::etag::versioned;
+use crate::params::{cursor, one_of, page_limit, with_etag};
 
 /// `GET /v1/agents` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -57,15 +57,11 @@ pub async fn list_agents(
 }
 
 fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
-    // Only these exact words reach the database, so a status holding NUL stops here.
-    if let Some(status) = &params.status
-        && !["active", "paused", "archived"].contains(&status.as_str())
-    {
-        return Err(Problem::invalid_field(
-            "status",
-            "must be active, paused or archived",
-        ));
-    }
+    one_of(
+        "status",
+        params.status.as_deref(),
+        &["active", "paused", "archived"],
+    )?;
     if let Some(prefix) = &params.name_prefix {
         if prefix.chars().count() > 100 {
             return Err(Problem::invalid_field(
@@ -81,19 +77,9 @@ fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
             ));
         }
     }
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Problem::invalid_field("limit", "must be between 1 and 200"));
-    }
+    let limit = page_limit(params.limit)?;
     // Only the decoded id reaches the database, never the cursor's text.
-    if let Some(cursor) = &params.cursor
-        && agents::decode_cursor(cursor).is_none()
-    {
-        return Err(Problem::invalid_field(
-            "cursor",
-            "not a cursor returned by this API",
-        ));
-    }
+    cursor(params.cursor.as_deref(), agents::decode_cursor)?;
     Ok(AgentListFilter {
         status: params.status,
         name_prefix: params.name_prefix,
@@ -130,7 +116,7 @@ pub async fn get_agent(
         .await
         .map_err(|err| Problem::internal(&err))?
         .ok_or_else(|| Problem::not_found("agent"))?;
-    Ok(versioned(agent.version, &headers, agent))
+    Ok(with_etag(&headers, agent.version, agent))
 }
 
 #[utoipa::path(

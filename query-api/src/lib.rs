@@ -4,10 +4,12 @@
 pub mod agents;
 pub mod api_keys;
 pub mod consistency;
-pub mod etag;
+pub mod invocations;
 pub mod memories;
 pub mod openapi;
+pub mod params;
 pub mod state;
+pub mod tools;
 
 pub use openapi::{openapi, router};
 pub use state::AppState;

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::etag::versioned;
+use crate::params::with_etag;
 
 /// `GET /v1/agents/{id}/memories` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -64,7 +64,7 @@ pub async fn get_memory(
         .await
         .map_err(|err| Problem::internal(&err))?
         .ok_or_else(|| Problem::not_found("memory"))?;
-    Ok(versioned(memory.version, &headers, memory))
+    Ok(with_etag(&headers, memory.version, memory))
 }
 
 #[utoipa::path(

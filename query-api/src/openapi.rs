@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::memories::{self, recall};
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, invocations, tools};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::{AppState, agents, api_keys};
         (name = "agents", description = "Agent read models"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
         (name = "memories", description = "An agent's memories: current content, revision history, ranked recall (scope `memory:read`)"),
+        (name = "tools", description = "Tools with all their versions, and tool invocations with their outcomes (scope `tools:read`)"),
     )
 )]
 struct ApiDoc;
@@ -36,6 +37,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(memories::list_memories))
         .routes(routes!(recall::search_memories))
         .routes(routes!(recall::recent_memories))
+        .routes(routes!(tools::list_tools))
+        .routes(routes!(tools::get_tool))
+        .routes(routes!(tools::get_tool_version))
+        .routes(routes!(invocations::list_invocations))
+        .routes(routes!(invocations::get_invocation))
 }
 
 /// The query API's OpenAPI document.

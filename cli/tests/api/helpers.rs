@@ -14,6 +14,9 @@ use uuid::Uuid;
 /// How long any "until the read side shows it" wait may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The key the platform's tool executor signs requests to `http` tools with.
+pub const TOOL_SIGNING_SECRET: &str = "test-signing-secret";
+
 /// Read-your-writes bound of an app spawned with [`spawn_app`].
 pub const CONSISTENCY_WAIT_MS: u64 = 5_000;
 
@@ -34,6 +37,14 @@ pub struct Accepted {
     pub id: Uuid,
     pub version: u64,
     pub token: String,
+}
+
+/// An API key issued during a test.
+#[derive(Debug, Clone)]
+pub struct ScopedKey {
+    pub id: Uuid,
+    /// The `Authorization` header value for the key.
+    pub authorization: String,
 }
 
 /// A response, read to the end.
@@ -68,6 +79,8 @@ pub async fn spawn_app_with(consistency_wait_ms: u64, roles: &[Role]) -> TestApp
         db_max_connections: 16,
         otlp_endpoint: None,
         log_json: false,
+        tool_signing_secret: SecretString::from(TOOL_SIGNING_SECRET),
+        tool_executor_concurrency: 8,
     };
     let platform = Platform::start(&config, roles)
         .await
@@ -181,6 +194,29 @@ impl TestApp {
         reply
     }
 
+    /// A new key of the first tenant holding only `scopes`.
+    pub async fn key_with_scopes(&self, scopes: &[&str]) -> ScopedKey {
+        let reply = self
+            .post(
+                "/v1/api-keys",
+                &json!({"name": format!("{scopes:?}"), "scopes": scopes}),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        ScopedKey {
+            id: reply.body["id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .expect("key id"),
+            authorization: bearer(
+                reply.body["api_key"]
+                    .as_str()
+                    .expect("the new key's secret"),
+            ),
+        }
+    }
+
     /// Another tenant, "globex"; returns its API key.
     pub async fn second_tenant(&self) -> String {
         self.another_tenant("globex").await.api_key
@@ -227,7 +263,7 @@ impl TestApp {
             let last = stream.get_info().await.ok()?.state.last_sequence;
             for sequence in 1..=last {
                 let message = stream.get_raw_message(sequence).await.ok()?;
-                if message.subject.contains(&marker) {
+                if message.subject.contains(marker.as_str()) {
                     let event = serde_json::from_slice(&message.payload).expect("CloudEvent JSON");
                     events.push((message.subject.to_string(), event));
                 }

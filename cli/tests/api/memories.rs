@@ -29,12 +29,6 @@ pub fn memory_body(content: &str) -> Value {
     })
 }
 
-/// A key of the test's tenant, its id and its secret.
-pub struct ScopedKey {
-    pub id: Uuid,
-    pub authorization: String,
-}
-
 impl TestApp {
     /// `POST /v1/agents/{agent}/memories` with `body`.
     pub async fn record_memory(&self, agent: Uuid, body: &Value) -> Reply {
@@ -60,29 +54,6 @@ impl TestApp {
         let reply = self.get(path, &[("x-consistency-token", token)]).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
         reply
-    }
-
-    /// A new key of the test's tenant holding `scopes`.
-    pub async fn key_with_scopes(&self, scopes: &[&str]) -> ScopedKey {
-        let reply = self
-            .post(
-                "/v1/api-keys",
-                &json!({"name": format!("{scopes:?}"), "scopes": scopes}),
-                &[],
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        ScopedKey {
-            id: reply.body["id"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .expect("key id"),
-            authorization: crate::helpers::bearer(
-                reply.body["api_key"]
-                    .as_str()
-                    .expect("the new key's secret"),
-            ),
-        }
     }
 }
 

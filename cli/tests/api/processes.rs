@@ -66,6 +66,10 @@ fn spawn_role(env: &TestEnv, role: &'static str, port: u16, otlp: &str) -> Role 
         .env("AGENTOS_QUERY_API_ADDR", &addr)
         .env("AGENTOS_OPS_ADDR", &addr)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
+        .env(
+            "AGENTOS_TOOL_SIGNING_SECRET",
+            crate::helpers::TOOL_SIGNING_SECRET,
+        )
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -199,4 +203,35 @@ fn a_consistency_wait_beyond_the_request_timeout_is_refused_at_start() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("consistency-wait-ms"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_tool_executor_process_carries_out_calls_and_stops_on_sigterm() {
+    use crate::tooling::{Receiver, invocation_body, tool_body};
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::CONSISTENCY_WAIT_MS,
+        &[
+            cli::Role::CommandApi,
+            cli::Role::QueryApi,
+            cli::Role::Relay,
+            cli::Role::Projector,
+        ],
+    )
+    .await;
+    let (otlp, _) = otlp_receiver().await;
+    let client = reqwest::Client::new();
+    let executor = spawn_role(&app.env, "tool-executor", free_port(), &otlp);
+    wait_ready(&client, &executor).await;
+    let receiver = Receiver::start().await;
+    let agent = app.an_agent("caller").await;
+    let tool = app
+        .a_tool(&tool_body("weather", &format!("{}/ok", receiver.url)))
+        .await;
+    let body = invocation_body(agent.id, json!({"city": "Oslo"}), "across-processes");
+    let id = app.an_invocation(tool.id, &body).await;
+    let done = app.finished_invocation(id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(receiver.calls("/ok").iter().all(|call| call.signed));
+    terminate(executor).await;
+    app.stop().await;
 }

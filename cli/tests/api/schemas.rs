@@ -121,3 +121,62 @@ async fn a_payload_that_breaks_the_contract_fails_validation() {
 
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_published_tool_event_matches_its_schema() {
+    let app = spawn_app().await;
+    let agent = app.an_agent("caller").await;
+    let tool = app
+        .a_tool(&crate::tooling::tool_body("weather", "http://127.0.0.1:9/"))
+        .await;
+    let path = |action: &str| format!("/v1/tools/{}/{action}", tool.id);
+    app.post(
+        &path("versions"),
+        &json!({"input_schema": {"type": "object"}}),
+        &[],
+    )
+    .await;
+    app.post(&path("deprecate"), &json!({"reason": "old"}), &[])
+        .await;
+    let body = crate::tooling::invocation_body(agent.id, json!({"city": "Oslo"}), "k");
+    let call = app
+        .invoke(tool.id, &body)
+        .await
+        .accepted(reqwest::StatusCode::ACCEPTED);
+    app.finished_invocation(call.id).await;
+    app.post(&path("disable"), &json!({}), &[]).await;
+
+    let mut seen = BTreeSet::new();
+    for (aggregate_type, count) in [("tool", 4), ("tool_invocation", 3)] {
+        for (_, event) in app.published_events(aggregate_type, count).await {
+            let kind = event["type"].as_str().expect("type");
+            let name = kind
+                .strip_prefix(&format!("agentos.{aggregate_type}."))
+                .and_then(|rest| rest.strip_suffix(".v1"))
+                .unwrap_or_else(|| panic!("unexpected type {kind}"));
+            let schema = validator(&format!("events/{aggregate_type}/{name}.v1.json"));
+            assert_eq!(
+                violations(&schema, &event["data"]),
+                Vec::<String>::new(),
+                "{event}"
+            );
+            seen.insert(name.to_owned());
+        }
+    }
+    for name in [
+        "ToolRegistered",
+        "ToolVersionPublished",
+        "ToolDeprecated",
+        "ToolDisabled",
+    ] {
+        assert!(seen.contains(name), "{name} in {seen:?}");
+    }
+    for name in [
+        "InvocationRequested",
+        "InvocationStarted",
+        "InvocationFailed",
+    ] {
+        assert!(seen.contains(name), "{name} in {seen:?}");
+    }
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! JSON Schema checks behind a trait: the checks are pure, but the library doing them is not
 //! something the domain may depend on, so the caller supplies it as the aggregates' services.
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 
@@ -27,6 +28,24 @@ pub trait JsonSchemaCheck: Send + Sync {
 
 /// The services the tool and tool-invocation aggregates take: a shared schema checker.
 pub type SchemaChecker = Arc<dyn JsonSchemaCheck>;
+
+/// How an implementation words a schema problem: the library's message, followed by where
+/// in the schema it is (a JSON pointer) unless that is the root.
+pub fn schema_problem(path: &str, message: &impl fmt::Display) -> String {
+    if path.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message} (at {path})")
+    }
+}
+
+/// The one failure an implementation reports for a value whose schema does not compile.
+pub fn uncompilable_schema(message: &impl fmt::Display) -> FieldError {
+    FieldError::new(
+        "",
+        format!("cannot be checked: the schema does not compile: {message}"),
+    )
+}
 
 /// Checks that `schema` is a JSON object of at most [`MAX_SCHEMA_BYTES`] that is a valid
 /// JSON Schema, reporting each problem on `field`.

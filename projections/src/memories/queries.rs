@@ -9,7 +9,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::ProjectionError;
-use crate::agents::cut_page;
+use crate::agents::encode_cursor;
+use crate::page::split_page;
 
 /// Every column of `memories` a view reads (the search vector stays in the database).
 const VIEW_COLUMNS: &str = "id, tenant_id, agent_id, kind, status, content, content_chars, tags,
@@ -147,7 +148,7 @@ pub async fn list_memories(
     tenant_id: Uuid,
     filter: &MemoryListFilter,
 ) -> Result<MemoryList, ProjectionError> {
-    let mut items: Vec<MemoryView> = sqlx::query_as(&format!(
+    let rows: Vec<MemoryView> = sqlx::query_as(&format!(
         "SELECT {VIEW_COLUMNS} FROM memories
           WHERE tenant_id = $1 AND agent_id = $2
             AND ($3::uuid IS NULL OR id > $3)
@@ -162,7 +163,7 @@ pub async fn list_memories(
     .bind(filter.limit + 1)
     .fetch_all(pool)
     .await?;
-    let next_cursor = cut_page(&mut items, filter.limit, |memory| memory.id);
+    let (items, next_cursor) = split_page(rows, filter.limit, |last| encode_cursor(last.id));
     Ok(MemoryList { items, next_cursor })
 }
 

@@ -12,3 +12,4 @@ mod memories;
 mod rebuild;
 mod redelivery;
 mod reset;
+mod tools_pg;

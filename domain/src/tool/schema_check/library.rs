@@ -1,8 +1,10 @@
-//! A [`JsonSchemaCheck`] backed by the `jsonschema` crate, used by the domain's tests.
+//! A [`JsonSchemaCheck`] backed by the `jsonschema` crate, used by the domain's tests. The
+//! production twin (with a validator cache) is `eventstore::json_schema`; both word their
+//! findings through [`schema_problem`] and [`uncompilable_schema`].
 
 use serde_json::Value;
 
-use super::JsonSchemaCheck;
+use super::{JsonSchemaCheck, schema_problem, uncompilable_schema};
 use crate::FieldError;
 
 /// Checks schemas against their draft's meta-schema and values against compiled schemas.
@@ -18,7 +20,7 @@ impl JsonSchemaCheck for LibrarySchemaCheck {
         };
         let problems: Vec<String> = meta
             .iter_errors(schema)
-            .map(|error| located(error.instance_path().as_str(), &error.masked()))
+            .map(|error| schema_problem(error.instance_path().as_str(), &error.masked()))
             .collect();
         if !problems.is_empty() {
             return problems;
@@ -27,7 +29,10 @@ impl JsonSchemaCheck for LibrarySchemaCheck {
         // compiling finds them.
         match jsonschema::validator_for(schema) {
             Ok(_) => Vec::new(),
-            Err(error) => vec![located(error.instance_path().as_str(), &error.masked())],
+            Err(error) => vec![schema_problem(
+                error.instance_path().as_str(),
+                &error.masked(),
+            )],
         }
     }
 
@@ -39,22 +44,7 @@ impl JsonSchemaCheck for LibrarySchemaCheck {
                     FieldError::new(error.instance_path().as_str(), error.masked().to_string())
                 })
                 .collect(),
-            Err(error) => vec![FieldError::new(
-                "",
-                format!(
-                    "cannot be checked: the schema does not compile: {}",
-                    error.masked()
-                ),
-            )],
+            Err(error) => vec![uncompilable_schema(&error.masked())],
         }
-    }
-}
-
-/// A problem's message, followed by where in the schema it is unless that is the root.
-fn located(path: &str, message: &impl std::fmt::Display) -> String {
-    if path.is_empty() {
-        message.to_string()
-    } else {
-        format!("{message} (at {path})")
     }
 }
