@@ -8,7 +8,7 @@ use anyhow::Context;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
 use eventstore::{Relay, RelayWaker, database};
-use executor::{ExecutorConfig, UnavailableBuiltins};
+use executor::{ExecutorConfig, MemoryBuiltins};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
 use projections::memories::{MemoriesModel, MemoriesProjection};
@@ -255,7 +255,10 @@ fn tool_executor(
         jetstream.clone(),
         config.namespace.clone(),
         RelayWaker::new(nats.clone(), &config.namespace),
-        Arc::new(UnavailableBuiltins),
+        Arc::new(MemoryBuiltins::new(
+            pool.clone(),
+            RelayWaker::new(nats.clone(), &config.namespace),
+        )),
         settings,
     )
     .context("starting the tool executor")

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
-use domain::agent::{AgentError, AgentStatus};
 use domain::api_key::Scope;
 use domain::memory::SealedContent;
 use domain::memory::{Memory, MemoryCommand, MemoryError, MemoryKind, MemorySource, MemoryStatus};
+use eventstore::memory_writes::{self, MemoryWriteError, NewMemory};
 use eventstore::sealing::{DataKey, memory_binding};
 use eventstore::web::{Problem, UuidPath};
 use eventstore::{Alongside, CommandError, CommandReceipt};
@@ -116,57 +116,31 @@ pub async fn record_memory(
 ) -> Result<Response, ApiError> {
     request.authorize(Scope::MemoryWrite)?;
     let body: RecordMemoryRequest = request.body()?;
-    let tenant_id = request.tenant_id();
-    let now = Utc::now();
-    let context = request.context(now, StatusCode::CREATED)?;
+    let context = request.context(Utc::now(), StatusCode::CREATED)?;
     if let Some(receipt) = state.memories.replayed(&context).await? {
         return Ok(accepted(&receipt, StatusCode::CREATED, COLLECTION));
     }
-    check_agent_accepts_memories(&state, tenant_id, agent_id).await?;
-    let memory_id = Uuid::now_v7();
-    let key = DataKey::generate();
-    let command = MemoryCommand::RecordMemory {
-        tenant_id,
-        memory_id,
+    let memory = NewMemory {
         agent_id,
         kind: body.kind,
-        sealed: key.seal(&memory_binding(memory_id, 1), &body.content),
         content: body.content,
         tags: body.tags,
         importance: body.importance,
         source: body.source.into(),
-        now,
     };
-    let receipt = state
-        .memories
-        .create(&memory_id.to_string(), command, &context, vec![key.put()])
-        .await?;
+    let receipt = memory_writes::record_memory(
+        &state.agents,
+        &state.memories,
+        &context,
+        Uuid::now_v7(),
+        memory,
+    )
+    .await
+    .map_err(|err| match err {
+        MemoryWriteError::Agent(err) => ApiError::from(err),
+        MemoryWriteError::Memory(err) => ApiError::from(err),
+    })?;
     Ok(accepted(&receipt, StatusCode::CREATED, COLLECTION))
-}
-
-/// Memories belong to an agent of the caller's tenant that is not archived; another
-/// tenant's agent is reported like a missing one.
-async fn check_agent_accepts_memories(
-    state: &AppState,
-    tenant_id: Uuid,
-    agent_id: Uuid,
-) -> Result<(), ApiError> {
-    let (agent, _) = state
-        .agents
-        .load(&agent_id.to_string())
-        .await
-        .map_err(|err| Problem::internal(&err))?;
-    let rejection = match (agent.tenant_id(), agent.status()) {
-        (Some(owner), Some(AgentStatus::Archived)) if owner == tenant_id => {
-            AgentError::InvalidTransition {
-                action: "record memories for",
-                status: AgentStatus::Archived,
-            }
-        }
-        (Some(owner), Some(_)) if owner == tenant_id => return Ok(()),
-        _ => AgentError::NotFound,
-    };
-    Err(CommandError::Rejected(rejection).into())
 }
 
 #[utoipa::path(

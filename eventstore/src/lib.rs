@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod json_schema;
 pub mod leader;
 pub mod loader;
+pub mod memory_writes;
 pub mod metadata;
 pub mod namespace;
 pub mod reader;

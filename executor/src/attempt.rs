@@ -61,13 +61,13 @@ impl Executor {
             }
             Err(err) => return Err(err.into()),
         }
-        let outcome = self.call(&request).await;
+        let outcome = self.call(&request, event).await;
         metrics::counter!("agentos_tool_calls_total", "outcome" => outcome.label()).increment(1);
         self.finish(&id, tenant_id, outcome, event).await
     }
 
     /// Carries out the call as its recorded tool version says.
-    async fn call(&self, request: &InvocationRequested) -> CallOutcome {
+    async fn call(&self, request: &InvocationRequested, event: &CloudEvent) -> CallOutcome {
         match &request.kind {
             ToolKind::Http {
                 url,
@@ -96,6 +96,7 @@ impl Executor {
                     run_id: request.run_id,
                     step: request.step,
                     tool_call_id: request.tool_call_id.clone(),
+                    correlation_id: correlation_of(event),
                     arguments: request.arguments.clone(),
                 };
                 call_builtin(self.builtins.as_ref(), name, &call).await
@@ -153,15 +154,19 @@ impl Executor {
 fn context(tenant_id: Uuid, event: &CloudEvent, config: &ExecutorConfig) -> CommandContext {
     let mut context =
         CommandContext::new(tenant_id, format!("system:{}", config.instance), Utc::now());
-    if let Some(correlation_id) = event
-        .correlationid
-        .as_deref()
-        .and_then(|id| Uuid::parse_str(id).ok())
-    {
+    if let Some(correlation_id) = correlation_of(event) {
         context.correlation_id = correlation_id;
     }
     context.causation_id = event.id;
     context
+}
+
+/// The correlation id an event carries, if it is a UUID.
+fn correlation_of(event: &CloudEvent) -> Option<Uuid> {
+    event
+        .correlationid
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok())
 }
 
 fn status_of(outcome: &CallOutcome) -> ToolInvocationStatus {

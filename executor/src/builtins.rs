@@ -22,6 +22,8 @@ pub struct BuiltinCall {
     pub run_id: Option<Uuid>,
     pub step: Option<u32>,
     pub tool_call_id: Option<String>,
+    /// The correlation id of the request that asked for the call.
+    pub correlation_id: Option<Uuid>,
     /// The arguments, already checked against the tool version's input schema.
     pub arguments: Value,
 }
@@ -81,6 +83,7 @@ mod tests {
             run_id: None,
             step: None,
             tool_call_id: None,
+            correlation_id: None,
             arguments: json!({"content": "likes tea"}),
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use cli::Role;
 use eventstore::RelayWaker;
 use executor::{Executor, ExecutorConfig, UnavailableBuiltins};
+use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -175,24 +176,90 @@ async fn an_unreachable_tool_fails_after_its_retries() {
 }
 
 #[tokio::test]
-async fn a_builtin_tool_this_deployment_lacks_fails_saying_so() {
+async fn the_memory_builtins_record_a_memory_that_names_its_cause_and_recall_it() {
     let app = spawn_app().await;
-    let agent = app.an_agent("caller").await;
-    for builtin in ["memory.record", "memory.search"] {
-        let tool = app
-            .a_tool(&json!({
-                "name": builtin,
-                "input_schema": {"type": "object"},
-                "kind": {"type": "builtin", "name": builtin}
-            }))
+    let agent = app.an_agent("rememberer").await;
+    let builtin = |name: &str| {
+        json!({
+            "name": name,
+            "input_schema": {"type": "object"},
+            "kind": {"type": "builtin", "name": name}
+        })
+    };
+    let record = app.a_tool(&builtin("memory.record")).await;
+    let search = app.a_tool(&builtin("memory.search")).await;
+    let run = Uuid::now_v7();
+    let mut body = invocation_body(
+        agent.id,
+        json!({"content": "The customer prefers invoices by post", "tags": ["billing"], "importance": 0.9}),
+        "remember-1",
+    );
+    body["run_id"] = json!(run);
+    body["step"] = json!(3);
+    body["tool_call_id"] = json!("call_7");
+    let invocation = app.an_invocation(record.id, &body).await;
+    let done = app.finished_invocation(invocation).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let memory_id = done["output"]["memory_id"]
+        .as_str()
+        .expect("memory id")
+        .to_owned();
+    assert_eq!(
+        memory_id,
+        executor::memory_builtins::memory_id_of(invocation).to_string(),
+        "a repeated call finds the memory of the first"
+    );
+
+    let history = eventually("the memory's history", async || {
+        let reply = app
+            .get(&format!("/v1/memories/{memory_id}/history"), &[])
             .await;
-        let (_, done) = call(&app, agent.id, tool.id).await;
-        assert_eq!(done["status"], "failed", "{done}");
-        assert_eq!(
-            done["error"],
-            format!("builtin `{builtin}` is not available in this deployment")
+        (reply.status == StatusCode::OK).then_some(reply)
+    })
+    .await;
+    let revision = &history.body["revisions"][0];
+    assert_eq!(
+        revision["content"], "The customer prefers invoices by post",
+        "{}",
+        history.text
+    );
+    assert_eq!(revision["source"]["run_id"], json!(run), "{}", history.text);
+    assert_eq!(revision["source"]["step"], 3);
+    assert_eq!(revision["source"]["tool_call_id"], "call_7");
+
+    let found = eventually("the search to find the memory", async || {
+        let body = invocation_body(
+            agent.id,
+            json!({"query": "invoices"}),
+            &format!("recall-{}", Uuid::now_v7()),
         );
-    }
+        let id = app.an_invocation(search.id, &body).await;
+        let done = app.finished_invocation(id).await;
+        let hits = done["output"]["memories"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (!hits.is_empty()).then_some(hits)
+    })
+    .await;
+    assert_eq!(found[0]["memory_id"], memory_id.as_str());
+    assert_eq!(found[0]["content"], "The customer prefers invoices by post");
+
+    // Arguments the builtin cannot read fail the call, saying why.
+    let bad = invocation_body(
+        agent.id,
+        json!({"text": "no content field"}),
+        "remember-bad",
+    );
+    let bad = app.an_invocation(record.id, &bad).await;
+    let done = app.finished_invocation(bad).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("content")),
+        "{done}"
+    );
     app.stop().await;
 }
 
