@@ -22,7 +22,10 @@ impl AppState {
     /// looked up in the store only.
     pub fn new(pool: PgPool, waker: RelayWaker) -> Self {
         Self {
-            agents: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
+            agents: Arc::new(
+                CommandBus::new(pool.clone(), (), waker.clone())
+                    .with_upcasters(domain::agent::upcasters()),
+            ),
             api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker)),
             authenticator: Authenticator::new(pool),
         }

@@ -10,6 +10,7 @@ use sqlx::{Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::decode::domain_event;
 use crate::pg_model::{PgModel, PgProjection, check_duplicate};
 
 /// The live table's name; rebuilds build a shadow table and rename it to this.
@@ -98,7 +99,7 @@ pub async fn apply_event(
         return Ok(());
     };
     let version = i64::try_from(event.sequence).unwrap_or(i64::MAX);
-    let agent_event: AgentEvent = serde_json::from_value(event.tagged_payload())?;
+    let agent_event: AgentEvent = domain_event(event)?;
     match &agent_event {
         AgentEvent::AgentCreated(created) => {
             let config = &created.config;

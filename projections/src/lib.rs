@@ -9,12 +9,14 @@ pub mod agents_redis;
 pub mod api_keys;
 pub mod api_keys_redis;
 pub mod checkpoint;
+pub mod decode;
 pub mod error;
 pub mod pg_model;
 pub mod rebuild;
 pub mod redis_model;
 pub mod runner;
 pub mod versions;
+pub mod webhooks;
 
 pub use agents::{AgentList, AgentListFilter, AgentView, AgentsModel, AgentsProjection};
 pub use agents_redis::{AgentSummaries, AgentSummary, AgentsRedisProjection};

@@ -12,6 +12,9 @@ pub fn version_table(aggregate_type: &str) -> Option<&'static str> {
     match aggregate_type {
         domain::agent::AGENT_AGGREGATE_TYPE => Some(crate::agents::AGENTS_TABLE),
         domain::api_key::API_KEY_AGGREGATE_TYPE => Some("api_key_list"),
+        domain::webhook::WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE => {
+            Some(crate::webhooks::WEBHOOKS_TABLE)
+        }
         _ => None,
     }
 }

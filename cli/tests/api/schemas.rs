@@ -60,11 +60,16 @@ async fn every_published_event_matches_its_schema() {
             "{event}"
         );
         let kind = event["type"].as_str().expect("type");
-        let name = kind
+        let (name, version) = kind
             .strip_prefix("agentos.agent.")
-            .and_then(|rest| rest.strip_suffix(".v1"))
+            .and_then(|rest| rest.split_once(".v"))
             .unwrap_or_else(|| panic!("unexpected type {kind}"));
-        let schema = validator(&format!("events/agent/{name}.v1.json"));
+        assert_eq!(
+            version,
+            domain::agent::AgentEvent::version_of(name),
+            "{kind} is written in its current version"
+        );
+        let schema = validator(&format!("events/agent/{name}.v{version}.json"));
         assert_eq!(
             violations(&schema, &event["data"]),
             Vec::<String>::new(),
