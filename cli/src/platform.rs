@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
-use eventstore::{Relay, RelayWaker, database};
+use eventstore::{CommandBus, Relay, RelayWaker, database};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
+use projections::webhooks::{WebhooksModel, WebhooksProjection};
 use projections::{
     AgentsModel, AgentsProjection, AgentsRedisProjection, Projection, ProjectionRunner,
     RunnerConfig,
@@ -18,6 +19,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use webhooks::WebhookWorker;
 
 use crate::{Config, Role};
 
@@ -92,6 +94,10 @@ impl Platform {
                 .ensure_tables()
                 .await
                 .context("creating the API keys read model")?;
+            WebhooksProjection::new(pool.clone(), WebhooksModel)
+                .ensure_tables()
+                .await
+                .context("creating the webhooks read model")?;
             let state = query_api::AppState {
                 pool: pool.clone(),
                 agent_summaries: AgentsRedisProjection::agents(
@@ -101,6 +107,12 @@ impl Platform {
                 authenticator: eventstore::web::Authenticator::new(pool.clone())
                     .with_cache(redis.clone(), config.redis_prefix.clone()),
                 consistency_wait: config.consistency_wait(),
+                events: query_api::events::EventFeed {
+                    jetstream: jetstream.clone(),
+                    namespace: config.namespace.clone(),
+                    heartbeat: config.sse_heartbeat(),
+                    shutdown: shutdown.clone(),
+                },
             };
             let app = query_api::router(state, dependencies.clone());
             platform.query_api = Some(platform.serve(config.query_api_addr, app).await?);
@@ -134,6 +146,28 @@ impl Platform {
                 &context,
                 ApiKeysRedisProjection::new(redis, prefix, ApiKeyCache),
             );
+            platform.spawn_projection(
+                &context,
+                WebhooksProjection::new(pool.clone(), WebhooksModel),
+            );
+        }
+        if Role::WebhookWorker.in_set(roles) {
+            let subscriptions = CommandBus::new(
+                pool.clone(),
+                (),
+                RelayWaker::new(nats.clone(), &config.namespace),
+            );
+            let worker = WebhookWorker::new(
+                pool.clone(),
+                jetstream.clone(),
+                config.namespace.clone(),
+                Arc::new(subscriptions),
+                config.webhooks.settings(),
+            )?;
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(worker.run(token).await?) });
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {
             let app = ops::router(dependencies);

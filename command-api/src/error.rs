@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::agent::AgentError;
 use domain::api_key::ApiKeyError;
+use domain::webhook::WebhookSubscriptionError;
 use eventstore::CommandError;
 use eventstore::web::Problem;
 
@@ -114,6 +115,19 @@ impl Rejection for AgentError {
 
 impl Rejection for ApiKeyError {
     const RESOURCE: &'static str = "API key";
+
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::AlreadyExists => already_exists(Self::RESOURCE),
+            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            Self::Invalid(errors) => invalid(errors),
+        }
+    }
+}
+
+impl Rejection for WebhookSubscriptionError {
+    const RESOURCE: &'static str = "webhook subscription";
 
     fn problem(self) -> Problem {
         match self {

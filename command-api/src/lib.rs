@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod receipt;
 pub mod request;
 pub mod state;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use openapi::{openapi, router};

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent lifecycle and configuration"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "webhooks", description = "Webhook subscriptions of the caller's tenant and redelivery (scope `admin`)"),
     )
 )]
 struct ApiDoc;
@@ -32,6 +33,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::issue_api_key))
         .routes(routes!(api_keys::revoke_api_key))
         .routes(routes!(api_keys::expire_api_key))
+        .routes(routes!(webhooks::create_webhook))
+        .routes(routes!(webhooks::pause_webhook))
+        .routes(routes!(webhooks::resume_webhook))
+        .routes(routes!(webhooks::delete_webhook))
+        .routes(routes!(webhooks::redeliver))
 }
 
 /// The command API's OpenAPI document.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use domain::agent::Agent;
 use domain::api_key::ApiKey;
+use domain::webhook::WebhookSubscription;
 use eventstore::web::Authenticator;
 use eventstore::{CommandBus, RelayWaker};
 use sqlx::PgPool;
@@ -14,7 +15,10 @@ use sqlx::PgPool;
 pub struct AppState {
     pub agents: Arc<CommandBus<Agent>>,
     pub api_keys: Arc<CommandBus<ApiKey>>,
+    pub webhooks: Arc<CommandBus<WebhookSubscription>>,
     pub authenticator: Authenticator,
+    /// For the webhook delivery log, which is not event-sourced.
+    pub pool: PgPool,
 }
 
 impl AppState {
@@ -26,8 +30,10 @@ impl AppState {
                 CommandBus::new(pool.clone(), (), waker.clone())
                     .with_upcasters(domain::agent::upcasters()),
             ),
-            api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker)),
-            authenticator: Authenticator::new(pool),
+            api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
+            webhooks: Arc::new(CommandBus::new(pool.clone(), (), waker)),
+            authenticator: Authenticator::new(pool.clone()),
+            pool,
         }
     }
 

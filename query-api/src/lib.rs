@@ -4,8 +4,10 @@
 pub mod agents;
 pub mod api_keys;
 pub mod consistency;
+pub mod events;
 pub mod openapi;
 pub mod state;
+pub mod webhooks;
 
 pub use openapi::{openapi, router};
 pub use state::AppState;

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, events, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent read models"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "events", description = "The tenant's events as Server-Sent Events (scope `audit:read`)"),
+        (name = "webhooks", description = "Webhook subscriptions and their delivery logs (scope `admin`)"),
     )
 )]
 struct ApiDoc;
@@ -29,6 +31,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::get_agent_status))
         .routes(routes!(api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key))
+        .routes(routes!(events::stream_events))
+        .routes(routes!(webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook))
+        .routes(routes!(webhooks::list_deliveries))
 }
 
 /// The query API's OpenAPI document.

@@ -7,6 +7,8 @@ use eventstore::web::Authenticator;
 use projections::AgentsRedisProjection;
 use sqlx::PgPool;
 
+use crate::events::EventFeed;
+
 /// The query API's state.
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +17,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// The longest a request with `X-Consistency-Token` waits for the read model.
     pub consistency_wait: Duration,
+    /// Where `GET /v1/events/stream` reads from.
+    pub events: EventFeed,
 }
 
 impl FromRef<AppState> for Authenticator {
