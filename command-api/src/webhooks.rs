@@ -39,9 +39,8 @@ pub struct CreateWebhookRequest {
 /// in this response only (a replay of the request answers without it).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedWebhook {
-    pub id: Uuid,
-    pub version: u64,
-    pub consistency_token: String,
+    #[serde(flatten)]
+    pub accepted: CommandAccepted,
     pub secret: Option<String>,
 }
 
@@ -92,19 +91,10 @@ pub async fn create_webhook(
         .await?;
     let accepted = CommandAccepted::of(&receipt)
         .ok_or_else(|| Problem::internal(&"stored subscription id is not a UUID"))?;
-    let body = CreatedWebhook {
-        id: accepted.id,
-        version: accepted.version,
-        consistency_token: accepted.consistency_token,
-        secret: (!receipt.replayed).then(|| secret.encoded()),
-    };
-    Ok(respond(
-        &receipt,
-        StatusCode::CREATED,
-        COLLECTION,
-        body.id,
-        Json(body),
-    ))
+    let id = accepted.id;
+    let secret = (!receipt.replayed).then(|| secret.encoded());
+    let body = Json(CreatedWebhook { accepted, secret });
+    Ok(respond(&receipt, StatusCode::CREATED, COLLECTION, id, body))
 }
 
 #[utoipa::path(
@@ -125,14 +115,9 @@ pub async fn pause_webhook(
     UuidPath(id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    request.authorize(Scope::Admin)?;
-    let EmptyRequest {} = request.optional_body()?;
-    let now = Utc::now();
-    let command = WebhookSubscriptionCommand::PauseWebhookSubscription {
-        tenant_id: request.tenant_id(),
-        now,
-    };
-    execute(&state, &request, id, command, now, Vec::new()).await
+    let command =
+        |tenant_id, now| WebhookSubscriptionCommand::PauseWebhookSubscription { tenant_id, now };
+    change(&state, &request, id, command, Vec::new()).await
 }
 
 #[utoipa::path(
@@ -153,14 +138,9 @@ pub async fn resume_webhook(
     UuidPath(id): UuidPath,
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
-    request.authorize(Scope::Admin)?;
-    let EmptyRequest {} = request.optional_body()?;
-    let now = Utc::now();
-    let command = WebhookSubscriptionCommand::ResumeWebhookSubscription {
-        tenant_id: request.tenant_id(),
-        now,
-    };
-    execute(&state, &request, id, command, now, Vec::new()).await
+    let command =
+        |tenant_id, now| WebhookSubscriptionCommand::ResumeWebhookSubscription { tenant_id, now };
+    change(&state, &request, id, command, Vec::new()).await
 }
 
 #[utoipa::path(
@@ -181,12 +161,6 @@ pub async fn delete_webhook(
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
     request.authorize(Scope::Admin)?;
-    let EmptyRequest {} = request.optional_body()?;
-    let now = Utc::now();
-    let command = WebhookSubscriptionCommand::DeleteWebhookSubscription {
-        tenant_id: request.tenant_id(),
-        now,
-    };
     // The secret is deleted with the subscription, in the same transaction; should the
     // command be refused (another tenant's subscription), nothing is deleted.
     let (subscription, _) = state
@@ -199,7 +173,9 @@ pub async fn delete_webhook(
         .map(|key_id| Alongside::DeleteDataKey { key_id })
         .into_iter()
         .collect();
-    execute(&state, &request, id, command, now, shred).await
+    let command =
+        |tenant_id, now| WebhookSubscriptionCommand::DeleteWebhookSubscription { tenant_id, now };
+    change(&state, &request, id, command, shred).await
 }
 
 /// The subscription and delivery ids of a redelivery.
@@ -266,18 +242,26 @@ pub async fn redeliver(
     Ok((StatusCode::ACCEPTED, Json(delivery)).into_response())
 }
 
-async fn execute(
+/// Runs a command that takes no body but the caller's tenant and the time.
+async fn change(
     state: &AppState,
     request: &CommandRequest,
     id: Uuid,
-    command: WebhookSubscriptionCommand,
-    now: DateTime<Utc>,
+    command: impl FnOnce(Uuid, DateTime<Utc>) -> WebhookSubscriptionCommand,
     alongside: Vec<Alongside>,
 ) -> Result<Response, ApiError> {
+    request.authorize(Scope::Admin)?;
+    let EmptyRequest {} = request.optional_body()?;
+    let now = Utc::now();
     let context = request.context(now, StatusCode::OK)?;
     let receipt = state
         .webhooks
-        .execute_with(&id.to_string(), command, &context, alongside)
+        .execute_with(
+            &id.to_string(),
+            command(request.tenant_id(), now),
+            &context,
+            alongside,
+        )
         .await?;
     Ok(accepted(&receipt, StatusCode::OK, COLLECTION))
 }

@@ -1,7 +1,5 @@
 //! The `agents` read model in Postgres: what `GET /v1/agents` lists and filters.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::agent::{AGENT_AGGREGATE_TYPE, AgentConfig, AgentEvent};
 use eventstore::CloudEvent;
@@ -10,6 +8,8 @@ use sqlx::{Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::cursor::next_page;
+pub use crate::cursor::{decode_cursor, encode_cursor};
 use crate::decode::domain_event;
 use crate::pg_model::{PgModel, PgProjection, check_duplicate};
 
@@ -280,24 +280,6 @@ pub async fn list_agents(
     .bind(filter.limit + 1)
     .fetch_all(pool)
     .await?;
-    let limit = usize::try_from(filter.limit).unwrap_or_default();
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|last| encode_cursor(last.id))
-    });
-    Ok(AgentList {
-        items,
-        next_cursor: next_cursor.flatten(),
-    })
-}
-
-/// The opaque cursor after `id`.
-pub fn encode_cursor(id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-/// The id a cursor points after; `None` for garbage.
-pub fn decode_cursor(cursor: &str) -> Option<Uuid> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    Uuid::from_slice(&bytes).ok()
+    let next_cursor = next_page(&mut items, filter.limit, |agent| agent.id);
+    Ok(AgentList { items, next_cursor })
 }

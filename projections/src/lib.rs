@@ -9,6 +9,7 @@ pub mod agents_redis;
 pub mod api_keys;
 pub mod api_keys_redis;
 pub mod checkpoint;
+pub mod cursor;
 pub mod decode;
 pub mod error;
 pub mod pg_model;

@@ -10,7 +10,7 @@ use sqlx::{Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ProjectionError;
-use crate::agents::{decode_cursor, encode_cursor};
+use crate::cursor::{decode_cursor, next_page};
 use crate::decode::domain_event;
 use crate::pg_model::{PgModel, PgProjection, check_duplicate, id_and_version};
 
@@ -199,13 +199,6 @@ pub async fn list_webhooks(
     .bind(limit + 1)
     .fetch_all(pool)
     .await?;
-    let limit = usize::try_from(limit).unwrap_or_default();
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|last| encode_cursor(last.id))
-    });
-    Ok(WebhookList {
-        items,
-        next_cursor: next_cursor.flatten(),
-    })
+    let next_cursor = next_page(&mut items, limit, |webhook| webhook.id);
+    Ok(WebhookList { items, next_cursor })
 }

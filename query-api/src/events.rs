@@ -1,7 +1,8 @@
 //! `GET /v1/events/stream`: the tenant's events as Server-Sent Events, read from the
 //! event stream with an ordered (ephemeral) consumer. Each event's SSE `id` is its stream
 //! sequence, so a client that reconnects with `Last-Event-ID` resumes right after the
-//! last event it got: no gap, no duplicate. Heartbeats are SSE comments.
+//! last event it got: no gap, no duplicate. Without it, a stream starts after the last
+//! event published when it opens. Heartbeats are SSE comments.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -90,21 +91,25 @@ pub async fn stream_events(
         filter.aggregate_type.as_deref(),
         filter.aggregate_id.map(|id| id.to_string()).as_deref(),
     );
-    let deliver_policy = match filter.after_sequence {
-        Some(sequence) => DeliverPolicy::ByStartSequence {
-            start_sequence: sequence + 1,
-        },
-        None => DeliverPolicy::New,
-    };
     let stream = feed
         .jetstream
         .get_stream(feed.namespace.stream())
         .await
         .map_err(|err| Problem::internal(&err))?;
+    let start_sequence = match filter.after_sequence {
+        Some(sequence) => sequence.saturating_add(1),
+        None => {
+            let info = stream
+                .get_info()
+                .await
+                .map_err(|err| Problem::internal(&err))?;
+            info.state.last_sequence + 1
+        }
+    };
     let consumer = stream
         .create_consumer(OrderedConfig {
             filter_subject: subject,
-            deliver_policy,
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
             ..Default::default()
         })
         .await
@@ -115,12 +120,20 @@ pub async fn stream_events(
         .map_err(|err| Problem::internal(&err))?;
     let tenant_id = principal.tenant_id;
     let types = filter.types;
+    // The lowest sequence still to send. An ordered consumer that is recreated before it
+    // delivered anything starts again from the stream's first message, so sequences below
+    // this (sent already, or before the start) are dropped here: never a duplicate.
+    let mut next_sequence = start_sequence;
     let events = messages
         // A consumer error ends the stream; the client reconnects with Last-Event-ID.
         .take_while(|message| std::future::ready(message.is_ok()))
         .filter_map(move |message| {
             let event = message.ok().and_then(|message| {
                 let sequence = message.info().ok()?.stream_sequence;
+                if sequence < next_sequence {
+                    return None;
+                }
+                next_sequence = sequence + 1;
                 let text = std::str::from_utf8(&message.payload).ok()?;
                 let cloud_event: CloudEvent = serde_json::from_str(text).ok()?;
                 let wanted = cloud_event.tenantid == tenant_id

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use domain::api_key::Scope;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
-use projections::agents::decode_cursor;
+use projections::cursor::decode_cursor;
 use projections::webhooks::{self as subscriptions, WebhookList, WebhookView};
 use serde::Deserialize;
 

@@ -3,7 +3,7 @@
 //! what happened outside the platform, so it cannot be rebuilt from events.
 
 use chrono::{DateTime, Utc};
-use projections::agents::{decode_cursor, encode_cursor};
+use projections::cursor::{decode_cursor, next_page};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -50,11 +50,6 @@ const COLUMNS: &str = "id, subscription_id, event_id, event_type, aggregate_type
     status, attempts, last_status, last_error, last_attempt_at, next_attempt_at, delivered_at,
     created_at";
 
-/// Whether `cursor` is one this log handed out.
-pub fn valid_cursor(cursor: &str) -> bool {
-    decode_cursor(cursor).is_some()
-}
-
 /// A page of a subscription's deliveries, newest first, optionally of one status.
 pub async fn list_deliveries(
     pool: &PgPool,
@@ -80,15 +75,8 @@ pub async fn list_deliveries(
     .bind(limit + 1)
     .fetch_all(pool)
     .await?;
-    let limit = usize::try_from(limit).unwrap_or_default();
-    let next_cursor = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|last| encode_cursor(last.id))
-    });
-    Ok(DeliveryList {
-        items,
-        next_cursor: next_cursor.flatten(),
-    })
+    let next_cursor = next_page(&mut items, limit, |delivery| delivery.id);
+    Ok(DeliveryList { items, next_cursor })
 }
 
 /// Queues a delivery of the subscription again, due now, with a fresh allowance of

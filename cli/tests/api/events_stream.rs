@@ -77,12 +77,7 @@ async fn a_reconnect_with_last_event_id_resumes_with_no_gap_and_no_duplicate() {
 
     // Events of both tenants, interleaved.
     let first = app.an_agent("first").await;
-    app.post(
-        "/v1/agents",
-        &json!({"name": "theirs", "model": {"provider": "scripted", "name": "echo"}}),
-        &[("authorization", &format!("Bearer {}", globex.api_key))],
-    )
-    .await;
+    app.agent_as(&globex.api_key, "theirs").await;
     app.command_ok(first.id, "pause", &json!({})).await;
     let received = stream.next_events(2).await;
     assert_eq!(
@@ -131,18 +126,12 @@ async fn a_reconnect_with_last_event_id_resumes_with_no_gap_and_no_duplicate() {
 async fn filters_by_event_type_aggregate_type_and_aggregate_and_replays_from_zero() {
     let app = spawn_app().await;
     let globex = app.another_tenant("globex").await;
-    let as_globex = format!("Bearer {}", globex.api_key);
     let one = app.an_agent("one").await;
     let two = app.an_agent("two").await;
     app.command_ok(one.id, "pause", &json!({})).await;
     app.command_ok(two.id, "pause", &json!({})).await;
     app.command_ok(one.id, "resume", &json!({})).await;
-    app.post(
-        "/v1/agents",
-        &json!({"name": "theirs", "model": {"provider": "scripted", "name": "echo"}}),
-        &[("authorization", &as_globex)],
-    )
-    .await;
+    app.agent_as(&globex.api_key, "theirs").await;
 
     // From the beginning (Last-Event-ID 0): only acme's pauses.
     let mut pauses = EventStream::open(&app, "?types=AgentPaused", &app.api_key, Some(0))
@@ -188,12 +177,7 @@ async fn filters_by_event_type_aggregate_type_and_aggregate_and_replays_from_zer
         .expect("opens");
     let (_, event) = &theirs.next_events(1).await[0];
     assert_eq!(event["tenantid"], globex.tenant_id.to_string());
-    app.post(
-        "/v1/agents",
-        &json!({"name": "theirs too", "model": {"provider": "scripted", "name": "echo"}}),
-        &[("authorization", &as_globex)],
-    )
-    .await;
+    app.agent_as(&globex.api_key, "theirs too").await;
     let (_, event) = &theirs.next_events(1).await[0];
     assert_eq!(event["tenantid"], globex.tenant_id.to_string());
     assert_eq!(event["data"]["config"]["name"], "theirs too");

@@ -187,6 +187,14 @@ impl TestApp {
             .accepted(StatusCode::CREATED)
     }
 
+    /// Creates a valid agent called `name` as the holder of `api_key` (another tenant's).
+    pub async fn agent_as(&self, api_key: &str, name: &str) -> Accepted {
+        let auth = bearer(api_key);
+        self.post("/v1/agents", &agent_body(name), &[("authorization", &auth)])
+            .await
+            .accepted(StatusCode::CREATED)
+    }
+
     /// `POST /v1/agents/{id}/{action}` with `body`, which must be accepted.
     pub async fn command_ok(&self, id: Uuid, action: &str, body: &Value) -> Accepted {
         self.post(&format!("/v1/agents/{id}/{action}"), body, &[])

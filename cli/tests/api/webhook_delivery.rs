@@ -11,9 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{
-    Accepted, TestApp, bearer, eventually, spawn_app, spawn_app_tuned, spawn_app_with,
-};
+use crate::helpers::{Accepted, TestApp, eventually, spawn_app, spawn_app_tuned, spawn_app_with};
 use crate::receiver::{Receiver, verify};
 use crate::webhooks::{read_webhook, subscribe};
 
@@ -63,12 +61,7 @@ async fn delivers_matching_events_signed_and_in_order_per_aggregate() {
     app.command_ok(a.id, "pause", &json!({})).await;
     app.command_ok(b.id, "pause", &json!({})).await;
     let globex = app.another_tenant("globex").await;
-    app.post(
-        "/v1/agents",
-        &json!({"name": "theirs", "model": {"provider": "scripted", "name": "echo"}}),
-        &[("authorization", &bearer(&globex.api_key))],
-    )
-    .await;
+    app.agent_as(&globex.api_key, "theirs").await;
     app.command_ok(a.id, "resume", &json!({})).await;
 
     received(&receiver, 5).await;
