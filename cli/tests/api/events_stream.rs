@@ -187,6 +187,7 @@ async fn filters_by_event_type_aggregate_type_and_aggregate_and_replays_from_zer
 #[tokio::test]
 async fn an_idle_stream_sends_heartbeat_comments() {
     let app = spawn_app().await;
+    published_everything(&app).await;
     let mut stream = EventStream::open(&app, "", &app.api_key, None)
         .await
         .expect("opens");
