@@ -108,13 +108,28 @@ impl Dispatcher {
     }
 
     /// Makes one attempt at every due delivery; returns how many.
-    #[tracing::instrument(skip_all, err)]
     pub async fn process_due(&self) -> Result<usize, WebhookError> {
+        self.process_due_leading(None).await
+    }
+
+    /// [`Dispatcher::process_due`], first confirming `lock` when anything is due, so that
+    /// an instance whose lock is gone sends nothing more (and an idle one costs one query).
+    #[tracing::instrument(skip_all, err)]
+    async fn process_due_leading(
+        &self,
+        lock: Option<&mut LeaderLock>,
+    ) -> Result<usize, WebhookError> {
         let due: Vec<DueDelivery> = sqlx::query_as(DUE)
             .bind(BATCH)
             .fetch_all(&self.pool)
             .await?;
         let count = due.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        if let Some(lock) = lock {
+            lock.confirm().await?;
+        }
         futures::stream::iter(due)
             .map(|delivery| self.deliver(delivery))
             .buffer_unordered(CONCURRENCY)
@@ -157,9 +172,7 @@ impl Dispatcher {
         shutdown: &CancellationToken,
     ) -> Result<(), WebhookError> {
         while !shutdown.is_cancelled() {
-            // Checked before each batch, so an instance whose lock is gone sends nothing more.
-            lock.confirm().await?;
-            if self.process_due().await? == 0 {
+            if self.process_due_leading(Some(&mut *lock)).await? == 0 {
                 tokio::select! {
                     () = shutdown.cancelled() => {}
                     () = tokio::time::sleep(self.settings.poll_interval) => {}

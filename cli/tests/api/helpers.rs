@@ -89,7 +89,7 @@ pub async fn spawn_app_tuned(roles: &[Role], tune: impl FnOnce(&mut Config)) -> 
             failing_after: 3,
             max_attempts: 50,
             timeout_ms: 2_000,
-            poll_ms: 20,
+            poll_ms: 50,
         },
     };
     tune(&mut config);
