@@ -238,6 +238,7 @@ async fn bad_parameters_are_422s_naming_them_and_access_needs_audit_read() {
     refused.assert_problem(StatusCode::FORBIDDEN, "missing-scope");
     assert!(refused.detail().contains("audit:read"), "{}", refused.text);
     let (_, auditor) = issue(&app, &["audit:read"]).await;
+    published_everything(&app).await;
     let mut stream = eventually("the auditor's key to work", async || {
         EventStream::open(&app, "", &auditor, None).await.ok()
     })
