@@ -17,6 +17,7 @@ use crate::{DeliverySettings, Dispatcher, WebhookError, WebhookOutbox, WebhookOu
 pub struct WebhookWorker {
     pub outbox: ProjectionRunner<WebhookOutboxProjection>,
     pub dispatcher: Dispatcher,
+    tables: Arc<WebhookOutboxProjection>,
 }
 
 impl WebhookWorker {
@@ -29,18 +30,25 @@ impl WebhookWorker {
         settings: DeliverySettings,
     ) -> Result<Self, WebhookError> {
         let dispatcher = Dispatcher::new(pool.clone(), subscriptions, settings, &namespace)?;
+        let tables = Arc::new(WebhookOutboxProjection::new(pool.clone(), WebhookOutbox));
         let outbox = ProjectionRunner::new(
-            Arc::new(WebhookOutboxProjection::new(pool.clone(), WebhookOutbox)),
+            tables.clone(),
             jetstream,
             namespace,
             RunnerConfig::default(),
         )
         .with_leader_lock(pool);
-        Ok(Self { outbox, dispatcher })
+        Ok(Self {
+            outbox,
+            dispatcher,
+            tables,
+        })
     }
 
     /// Runs the outbox and the dispatcher until `shutdown`.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WebhookError> {
+        // The dispatcher reads the outbox's table of subscriptions from its first batch on.
+        self.tables.ensure_tables().await?;
         let (outbox, dispatched) = tokio::join!(
             self.outbox.run(shutdown.clone()),
             self.dispatcher.run(shutdown)
