@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use eventstore::Namespace;
 use secrecy::{ExposeSecret, SecretString};
+use webhooks::DeliverySettings;
 
 /// Everything a process needs to know about its surroundings.
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +60,76 @@ pub struct Config {
     #[arg(long, env = "AGENTOS_TOOL_EXECUTOR_CONCURRENCY", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub tool_executor_concurrency: u16,
+    /// Longest silence on an event stream (SSE) before a heartbeat comment, in ms.
+    #[arg(long, env = "AGENTOS_SSE_HEARTBEAT_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub sse_heartbeat_ms: u64,
+    /// How the webhook worker delivers.
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+}
+
+/// The webhook worker's retry schedule and limits.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct WebhookConfig {
+    /// First retry interval in ms; attempt n waits a random time up to base × 2^(n-1).
+    #[arg(long = "webhook-retry-base-ms", env = "AGENTOS_WEBHOOK_RETRY_BASE_MS",
+          default_value_t = millis(DeliverySettings::default().retry_base))]
+    pub retry_base_ms: u64,
+    /// Longest retry interval in ms, and the interval of a failing subscription.
+    #[arg(long = "webhook-retry-max-ms", env = "AGENTOS_WEBHOOK_RETRY_MAX_MS",
+          default_value_t = millis(DeliverySettings::default().retry_max))]
+    pub retry_max_ms: u64,
+    /// Failed attempts in a row after which a subscription is marked failing.
+    #[arg(long = "webhook-failing-after", env = "AGENTOS_WEBHOOK_FAILING_AFTER",
+          default_value_t = DeliverySettings::default().failing_after,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub failing_after: u32,
+    /// Attempts after which a delivery is given up (it can be redelivered by hand).
+    #[arg(long = "webhook-max-attempts", env = "AGENTOS_WEBHOOK_MAX_ATTEMPTS",
+          default_value_t = DeliverySettings::default().max_attempts,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// How long an endpoint has to answer, in ms.
+    #[arg(long = "webhook-timeout-ms", env = "AGENTOS_WEBHOOK_TIMEOUT_MS",
+          default_value_t = millis(DeliverySettings::default().request_timeout))]
+    pub timeout_ms: u64,
+    /// How often an idle worker looks for due deliveries, in ms.
+    #[arg(long = "webhook-poll-ms", env = "AGENTOS_WEBHOOK_POLL_MS",
+          default_value_t = millis(DeliverySettings::default().poll_interval))]
+    pub poll_ms: u64,
+}
+
+impl WebhookConfig {
+    /// The worker's settings.
+    pub fn settings(&self) -> DeliverySettings {
+        DeliverySettings {
+            retry_base: Duration::from_millis(self.retry_base_ms),
+            retry_max: Duration::from_millis(self.retry_max_ms),
+            failing_after: self.failing_after,
+            max_attempts: self.max_attempts,
+            request_timeout: Duration::from_millis(self.timeout_ms),
+            poll_interval: Duration::from_millis(self.poll_ms),
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        let settings = DeliverySettings::default();
+        Self {
+            retry_base_ms: millis(settings.retry_base),
+            retry_max_ms: millis(settings.retry_max),
+            failing_after: settings.failing_after,
+            max_attempts: settings.max_attempts,
+            timeout_ms: millis(settings.request_timeout),
+            poll_ms: millis(settings.poll_interval),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Config {
@@ -81,6 +152,11 @@ impl Config {
     pub fn consistency_wait(&self) -> Duration {
         Duration::from_millis(self.consistency_wait_ms)
     }
+
+    /// The longest silence on an event stream.
+    pub fn sse_heartbeat(&self) -> Duration {
+        Duration::from_millis(self.sse_heartbeat_ms)
+    }
 }
 
 fn secret(value: &str) -> Result<SecretString, String> {
@@ -102,6 +178,8 @@ pub enum Role {
     Projector,
     /// Carries out requested tool invocations (several may run side by side).
     ToolExecutor,
+    /// Delivers events to webhook subscriptions.
+    WebhookWorker,
 }
 
 impl Role {

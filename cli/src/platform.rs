@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
-use eventstore::{Relay, RelayWaker, database};
+use eventstore::{CommandBus, Relay, RelayWaker, database};
 use executor::{ExecutorConfig, MemoryBuiltins};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
@@ -15,6 +15,7 @@ use projections::memories::{MemoriesModel, MemoriesProjection};
 use projections::memories_redis::MemoriesRedisProjection;
 use projections::tool_invocations::{ToolInvocationsModel, ToolInvocationsProjection};
 use projections::tools::{ToolsModel, ToolsProjection};
+use projections::webhooks::{WebhooksModel, WebhooksProjection};
 use projections::{
     AgentsModel, AgentsProjection, AgentsRedisProjection, Projection, ProjectionRunner,
     RunnerConfig,
@@ -23,6 +24,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use webhooks::WebhookWorker;
 
 use crate::{Config, Role};
 
@@ -107,6 +109,12 @@ impl Platform {
                 authenticator: eventstore::web::Authenticator::new(pool.clone())
                     .with_cache(redis.clone(), config.redis_prefix.clone()),
                 consistency_wait: config.consistency_wait(),
+                events: query_api::events::EventFeed {
+                    jetstream: jetstream.clone(),
+                    namespace: config.namespace.clone(),
+                    heartbeat: config.sse_heartbeat(),
+                    shutdown: shutdown.clone(),
+                },
             };
             let app = query_api::router(state, dependencies.clone());
             platform.query_api = Some(platform.serve(config.query_api_addr, app).await?);
@@ -153,6 +161,10 @@ impl Platform {
                 &context,
                 ToolInvocationsProjection::new(pool.clone(), ToolInvocationsModel),
             );
+            platform.spawn_projection(
+                &context,
+                WebhooksProjection::new(pool.clone(), WebhooksModel),
+            );
         }
         if Role::ToolExecutor.in_set(roles) {
             let executor = tool_executor(config, &pool, &jetstream, &nats)?;
@@ -160,6 +172,24 @@ impl Platform {
             platform
                 .tasks
                 .spawn(async move { Ok(executor.run(token).await?) });
+        }
+        if Role::WebhookWorker.in_set(roles) {
+            let subscriptions = CommandBus::new(
+                pool.clone(),
+                (),
+                RelayWaker::new(nats.clone(), &config.namespace),
+            );
+            let worker = WebhookWorker::new(
+                pool.clone(),
+                jetstream.clone(),
+                config.namespace.clone(),
+                Arc::new(subscriptions),
+                config.webhooks.settings(),
+            )?;
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(worker.run(token).await?) });
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {
             let app = ops::router(dependencies);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use domain::agent::{
     AGENT_AGGREGATE_TYPE, AgentArchived, AgentConfigUpdated, AgentCreated, AgentPaused,
-    AgentResumed,
+    AgentPausedV1, AgentResumed,
 };
 use domain::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyExpirySet, ApiKeyIssued, ApiKeyRevoked};
 use domain::memory::{MEMORY_AGGREGATE_TYPE, MemoryForgotten, MemoryRecorded, MemoryRevised};
@@ -16,6 +16,11 @@ use domain::tool::{
 use domain::tool_invocation::{
     InvocationFailed, InvocationRequested, InvocationStarted, InvocationSucceeded,
     InvocationTimedOut, TOOL_INVOCATION_AGGREGATE_TYPE,
+};
+use domain::webhook::{
+    WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, WebhookSubscriptionCreated, WebhookSubscriptionDeleted,
+    WebhookSubscriptionFailing, WebhookSubscriptionPaused, WebhookSubscriptionRecovered,
+    WebhookSubscriptionResumed,
 };
 use eventstore::CloudEvent;
 use serde_json::{Map, Value, json};
@@ -28,12 +33,15 @@ pub struct SchemaFile {
     pub content: String,
 }
 
-/// Every event type: (aggregate type, event type, version, schema).
+/// Every event type in every version still in the store: (aggregate type, event type,
+/// version, schema). An old version keeps its schema: stored events are never rewritten,
+/// so subscribers still receive them as they were.
 pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
     vec![
         event::<AgentCreated>(AGENT_AGGREGATE_TYPE, "1"),
         event::<AgentConfigUpdated>(AGENT_AGGREGATE_TYPE, "1"),
-        event::<AgentPaused>(AGENT_AGGREGATE_TYPE, "1"),
+        older_event::<AgentPausedV1>(AGENT_AGGREGATE_TYPE, "AgentPaused", "1"),
+        event::<AgentPaused>(AGENT_AGGREGATE_TYPE, "2"),
         event::<AgentResumed>(AGENT_AGGREGATE_TYPE, "1"),
         event::<AgentArchived>(AGENT_AGGREGATE_TYPE, "1"),
         event::<TenantCreated>(TENANT_AGGREGATE_TYPE, "1"),
@@ -52,6 +60,12 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<InvocationSucceeded>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
         event::<InvocationFailed>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
         event::<InvocationTimedOut>(TOOL_INVOCATION_AGGREGATE_TYPE, "1"),
+        event::<WebhookSubscriptionCreated>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
+        event::<WebhookSubscriptionPaused>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
+        event::<WebhookSubscriptionResumed>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
+        event::<WebhookSubscriptionFailing>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
+        event::<WebhookSubscriptionRecovered>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
+        event::<WebhookSubscriptionDeleted>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
     ]
 }
 
@@ -59,7 +73,16 @@ fn event<T: ToSchema>(
     aggregate_type: &'static str,
     version: &'static str,
 ) -> (&'static str, String, &'static str, Value) {
-    let name = T::name().into_owned();
+    older_event::<T>(aggregate_type, &T::name(), version)
+}
+
+/// The schema of `T`, a type kept only to describe an older version of event `name`.
+fn older_event<T: ToSchema>(
+    aggregate_type: &'static str,
+    name: &str,
+    version: &'static str,
+) -> (&'static str, String, &'static str, Value) {
+    let name = name.to_owned();
     let id = format!("https://agentos.dev/schemas/events/{aggregate_type}/{name}.v{version}.json");
     (
         aggregate_type,

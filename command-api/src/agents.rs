@@ -203,6 +203,7 @@ pub async fn pause_agent(
     let now = Utc::now();
     let command = AgentCommand::PauseAgent {
         tenant_id: request.tenant_id(),
+        paused_by: request.principal.key_id.to_string(),
         reason: body.reason,
         now,
     };

@@ -8,6 +8,7 @@ use domain::api_key::ApiKeyError;
 use domain::memory::MemoryError;
 use domain::tool::ToolError;
 use domain::tool_invocation::ToolInvocationError;
+use domain::webhook::WebhookSubscriptionError;
 use eventstore::CommandError;
 use eventstore::web::Problem;
 
@@ -152,6 +153,19 @@ impl Rejection for ToolInvocationError {
             err @ Self::StaleAttempt { .. } => {
                 Problem::new(StatusCode::CONFLICT, "stale-attempt", err.to_string())
             }
+            Self::Invalid(errors) => invalid(errors),
+        }
+    }
+}
+
+impl Rejection for WebhookSubscriptionError {
+    const RESOURCE: &'static str = "webhook subscription";
+
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::AlreadyExists => already_exists(Self::RESOURCE),
+            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
             Self::Invalid(errors) => invalid(errors),
         }
     }

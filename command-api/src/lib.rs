@@ -12,6 +12,7 @@ pub mod receipt;
 pub mod request;
 pub mod state;
 pub mod tools;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use openapi::{openapi, router};

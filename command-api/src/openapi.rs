@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys, invocations, memories, tools};
+use crate::{AppState, agents, api_keys, invocations, memories, tools, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::{AppState, agents, api_keys, invocations, memories, tools};
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
         (name = "memories", description = "An agent's memories: recorded, revised, forgotten for good (scope `memory:write`)"),
         (name = "tools", description = "Tools agents call, in numbered versions, and requests to call them (scopes `tools:write`, `tools:invoke`)"),
+        (name = "webhooks", description = "Webhook subscriptions of the caller's tenant and redelivery (scope `admin`)"),
     )
 )]
 struct ApiDoc;
@@ -42,6 +43,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tools::deprecate_tool))
         .routes(routes!(tools::disable_tool))
         .routes(routes!(invocations::request_invocation))
+        .routes(routes!(webhooks::create_webhook))
+        .routes(routes!(webhooks::pause_webhook))
+        .routes(routes!(webhooks::resume_webhook))
+        .routes(routes!(webhooks::delete_webhook))
+        .routes(routes!(webhooks::redeliver))
 }
 
 /// The command API's OpenAPI document.

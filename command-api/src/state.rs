@@ -8,6 +8,7 @@ use domain::api_key::ApiKey;
 use domain::memory::Memory;
 use domain::tool::Tool;
 use domain::tool_invocation::ToolInvocation;
+use domain::webhook::WebhookSubscription;
 use eventstore::web::Authenticator;
 use eventstore::{CachedSchemaCheck, CommandBus, RelayWaker};
 use sqlx::PgPool;
@@ -20,8 +21,9 @@ pub struct AppState {
     pub memories: Arc<CommandBus<Memory>>,
     pub tools: Arc<CommandBus<Tool>>,
     pub tool_invocations: Arc<CommandBus<ToolInvocation>>,
+    pub webhooks: Arc<CommandBus<WebhookSubscription>>,
     pub authenticator: Authenticator,
-    /// The event store's database, where the data keys that seal content live.
+    /// The event store's database: data keys that seal content, the webhook delivery log.
     pub pool: PgPool,
 }
 
@@ -41,7 +43,8 @@ impl AppState {
                 schemas.clone(),
                 waker.clone(),
             )),
-            tool_invocations: Arc::new(CommandBus::new(pool.clone(), schemas, waker)),
+            tool_invocations: Arc::new(CommandBus::new(pool.clone(), schemas, waker.clone())),
+            webhooks: Arc::new(CommandBus::new(pool.clone(), (), waker)),
             authenticator: Authenticator::new(pool.clone()),
             pool,
         }

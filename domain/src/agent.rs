@@ -7,6 +7,7 @@ mod config;
 mod events;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod upcasting;
 
 use std::fmt;
 
@@ -24,6 +25,7 @@ pub use config::{AgentConfig, ModelConfig};
 pub use events::{
     AgentArchived, AgentConfigUpdated, AgentCreated, AgentEvent, AgentPaused, AgentResumed,
 };
+pub use upcasting::{AgentPausedV1, AgentPausedV1ToV2, upcasters};
 
 /// The aggregate type under which agent events are stored.
 pub const AGENT_AGGREGATE_TYPE: &str = "agent";
@@ -84,6 +86,8 @@ pub enum AgentCommand {
     PauseAgent {
         /// The caller's tenant.
         tenant_id: Uuid,
+        /// Who asks: the API key id, or `system:<name>`.
+        paused_by: String,
         /// Why, at most 500 characters; tab and line breaks are its only control characters.
         reason: Option<String>,
         /// When the command was accepted.
@@ -232,6 +236,7 @@ impl Agent {
             }
             AgentCommand::PauseAgent {
                 tenant_id,
+                paused_by,
                 reason,
                 now,
             } => {
@@ -242,6 +247,7 @@ impl Agent {
                 config::validate_reason(reason.as_deref())?;
                 Ok(AgentEvent::AgentPaused(AgentPaused {
                     reason,
+                    paused_by,
                     paused_at: now,
                 }))
             }

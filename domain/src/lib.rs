@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod api_key;
 pub mod billing;
+pub mod catalog;
 mod error;
 pub mod memory;
 mod rules;
@@ -15,5 +16,6 @@ mod state_round_trip;
 pub mod tenant;
 pub mod tool;
 pub mod tool_invocation;
+pub mod webhook;
 
 pub use error::FieldError;

@@ -12,6 +12,7 @@ use crate::memory::Memory;
 use crate::run::Run;
 use crate::tool::Tool;
 use crate::tool_invocation::ToolInvocation;
+use crate::webhook::{WebhookSubscription, WebhookSubscriptionCreated, WebhookSubscriptionEvent};
 
 fn round_trips<A: Aggregate>(events: Vec<A::Event>) {
     let mut aggregate = A::default();
@@ -47,5 +48,15 @@ fn every_aggregate_state_survives_json() {
         crate::billing::fixtures::used(Meter::MemoryItems, 3, "event-1", 4_700, now),
     ]);
     round_trips::<Run>(crate::run::fixtures::calling_tools(true));
+    round_trips::<WebhookSubscription>(vec![WebhookSubscriptionEvent::WebhookSubscriptionCreated(
+        WebhookSubscriptionCreated {
+            subscription_id: uuid::Uuid::from_u128(1),
+            tenant_id: uuid::Uuid::from_u128(2),
+            url: "https://example.com/hooks".to_owned(),
+            event_types: vec!["AgentCreated".to_owned()],
+            secret_key_id: uuid::Uuid::from_u128(3),
+            created_at: now,
+        },
+    )]);
     let _: Value = serde_json::to_value(ApiKey::default()).unwrap();
 }

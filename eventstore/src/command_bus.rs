@@ -63,10 +63,11 @@ where
     A: Aggregate,
     A::Command: Send,
 {
-    /// A bus appending to `pool`'s event store and waking the relay through `waker`.
+    /// A bus appending to `pool`'s event store and waking the relay through `waker`; it
+    /// reads older event versions through every upcaster the domain has.
     pub fn new(pool: PgPool, services: A::Services, waker: RelayWaker) -> Self {
         Self {
-            loader: AggregateLoader::new(pool.clone(), Vec::new()),
+            loader: AggregateLoader::new(pool.clone(), domain::catalog::upcasters()),
             repository: EventRepository::new(pool.clone()),
             pool,
             services,

@@ -92,6 +92,13 @@ impl CloudEvent {
             .map_or(self.event_type.as_str(), |(_, name)| name)
     }
 
+    /// The schema version of the event type (`2` in `agentos.agent.AgentPaused.v2`).
+    pub fn version(&self) -> &str {
+        self.event_type
+            .rsplit_once(".v")
+            .map_or("1", |(_, version)| version)
+    }
+
     /// The payload in cqrs-es' externally tagged form, as the domain deserializes it.
     pub fn tagged_payload(&self) -> Value {
         let mut map = serde_json::Map::with_capacity(1);
@@ -144,6 +151,7 @@ mod tests {
         assert_eq!(event.correlationid.as_deref(), Some("c"));
         assert_eq!(event.sequence, 2);
         assert_eq!(event.short_type(), "AgentPaused");
+        assert_eq!(event.version(), "1");
         assert_eq!(
             event.tagged_payload(),
             serde_json::json!({"AgentPaused": {"reason": "x"}})

@@ -32,6 +32,8 @@ struct EventRow {
     event_type: String,
     event_version: String,
     payload: String,
+    /// Read for upcasters, which may take facts from it (such as the actor).
+    metadata: String,
 }
 
 impl AggregateLoader {
@@ -49,7 +51,8 @@ impl AggregateLoader {
         let (mut aggregate, mut version) =
             self.snapshot::<A>(aggregate_id).await?.unwrap_or_default();
         let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT sequence, event_type, event_version, payload::text AS payload
+            "SELECT sequence, event_type, event_version, payload::text AS payload,
+                    metadata::text AS metadata
                FROM events
               WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
               ORDER BY sequence",
@@ -83,22 +86,18 @@ impl AggregateLoader {
             // The common case decodes straight from the text, never through a `Value`.
             return Ok(serde_json::from_str(&row.payload)?);
         }
-        let mut event = SerializedEvent::new(
+        let event = SerializedEvent::new(
             aggregate_id.to_owned(),
             usize::try_from(row.sequence).unwrap_or_default(),
             A::TYPE.to_owned(),
             row.event_type,
             row.event_version,
             serde_json::from_str(&row.payload)?,
-            Value::Null,
+            serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
         );
-        // Each upcaster takes the event one version further, so ask again after each.
-        for upcaster in self.upcasters.iter() {
-            if upcaster.can_upcast(&event.event_type, &event.event_version) {
-                event = upcaster.upcast(event);
-            }
-        }
-        Ok(serde_json::from_value(event.payload)?)
+        Ok(serde_json::from_value(
+            upcast(&self.upcasters, event).payload,
+        )?)
     }
 
     async fn snapshot<A: Aggregate>(
@@ -154,6 +153,17 @@ impl AggregateLoader {
         .await?;
         Ok(())
     }
+}
+
+/// `event` taken to its current version by whichever of `upcasters` claim it, in order:
+/// each takes it one version further, so each is asked again after the one before.
+pub fn upcast(upcasters: &[Box<dyn EventUpcaster>], mut event: SerializedEvent) -> SerializedEvent {
+    for upcaster in upcasters {
+        if upcaster.can_upcast(&event.event_type, &event.event_version) {
+            event = upcaster.upcast(event);
+        }
+    }
+    event
 }
 
 /// Whether a command that took an aggregate from `before` to `after` should snapshot it.

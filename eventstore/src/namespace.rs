@@ -47,6 +47,25 @@ impl Namespace {
         format!("{}.events.*.{aggregate_type}.*", self.0)
     }
 
+    /// A filter for one tenant's events, narrowed to an aggregate type, one aggregate, or
+    /// both: `<prefix>.<tenant>.<aggregate_type or *>.<aggregate_id or *>`, or
+    /// `<prefix>.<tenant>.>` when neither is given.
+    pub fn tenant_filter(
+        &self,
+        tenant: &str,
+        aggregate_type: Option<&str>,
+        aggregate_id: Option<&str>,
+    ) -> String {
+        match (aggregate_type, aggregate_id) {
+            (None, None) => format!("{}.events.{tenant}.>", self.0),
+            (aggregate_type, aggregate_id) => self.event_subject(
+                tenant,
+                aggregate_type.unwrap_or("*"),
+                aggregate_id.unwrap_or("*"),
+            ),
+        }
+    }
+
     /// Core-NATS subject that wakes the relay after an append commits.
     pub fn relay_wake_subject(&self) -> String {
         format!("{}.internal.relay.wake", self.0)
@@ -80,6 +99,24 @@ mod tests {
         assert_eq!(
             ns.aggregate_type_filter("agent"),
             "agentos.events.*.agent.*"
+        );
+    }
+
+    #[test]
+    fn narrows_a_tenants_filter_by_aggregate_type_and_id() {
+        let ns = Namespace::default();
+        assert_eq!(ns.tenant_filter("t", None, None), "agentos.events.t.>");
+        assert_eq!(
+            ns.tenant_filter("t", Some("agent"), None),
+            "agentos.events.t.agent.*"
+        );
+        assert_eq!(
+            ns.tenant_filter("t", None, Some("a1")),
+            "agentos.events.t.*.a1"
+        );
+        assert_eq!(
+            ns.tenant_filter("t", Some("agent"), Some("a1")),
+            "agentos.events.t.agent.a1"
         );
     }
 

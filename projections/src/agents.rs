@@ -1,7 +1,5 @@
 //! The `agents` read model in Postgres: what `GET /v1/agents` lists and filters.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::agent::{AGENT_AGGREGATE_TYPE, AgentConfig, AgentEvent};
 use eventstore::CloudEvent;
@@ -10,7 +8,9 @@ use sqlx::{Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::decode::domain_event;
 use crate::page::split_page;
+pub use crate::page::{decode_cursor, encode_cursor};
 use crate::pg_model::{PgModel, PgProjection, check_duplicate};
 
 /// The live table's name; rebuilds build a shadow table and rename it to this.
@@ -99,7 +99,7 @@ pub async fn apply_event(
         return Ok(());
     };
     let version = i64::try_from(event.sequence).unwrap_or(i64::MAX);
-    let agent_event: AgentEvent = serde_json::from_value(event.tagged_payload())?;
+    let agent_event: AgentEvent = domain_event(event)?;
     match &agent_event {
         AgentEvent::AgentCreated(created) => {
             let config = &created.config;
@@ -282,15 +282,4 @@ pub async fn list_agents(
     .await?;
     let (items, next_cursor) = split_page(rows, filter.limit, |last| encode_cursor(last.id));
     Ok(AgentList { items, next_cursor })
-}
-
-/// The opaque cursor after `id`.
-pub fn encode_cursor(id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-/// The id a cursor points after; `None` for garbage.
-pub fn decode_cursor(cursor: &str) -> Option<Uuid> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    Uuid::from_slice(&bytes).ok()
 }

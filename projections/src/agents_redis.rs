@@ -6,6 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::decode::domain_event;
 use crate::redis_model::{RedisChanges, RedisModel, RedisProjection};
 
 /// The projection's name (consumer and checkpoint).
@@ -37,7 +38,7 @@ impl RedisModel for AgentSummaries {
     }
 
     fn changes(&self, _prefix: &str, event: &CloudEvent) -> Result<RedisChanges, ProjectionError> {
-        let agent_event: AgentEvent = serde_json::from_value(event.tagged_payload())?;
+        let agent_event: AgentEvent = domain_event(event)?;
         let fields = match agent_event {
             AgentEvent::AgentCreated(created) => vec![
                 ("tenant_id", created.tenant_id.to_string()),

@@ -9,6 +9,7 @@ use sqlx::{Executor, PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::decode::domain_event;
 use crate::pg_model::{PgModel, PgProjection, check_duplicate, id_and_version};
 
 /// The projection's name (consumer and checkpoint).
@@ -77,7 +78,7 @@ impl PgModel for ApiKeysModel {
         event: &CloudEvent,
     ) -> Result<(), ProjectionError> {
         let (id, version) = id_and_version(event)?;
-        let key_event: ApiKeyEvent = serde_json::from_value(event.tagged_payload())?;
+        let key_event: ApiKeyEvent = domain_event(event)?;
         let updated = match key_event {
             ApiKeyEvent::ApiKeyIssued(issued) => {
                 let scopes: Vec<&str> = issued.scopes.iter().map(|s| s.as_str()).collect();

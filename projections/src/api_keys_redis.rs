@@ -7,6 +7,7 @@ use eventstore::CloudEvent;
 use eventstore::tenants::cache_lookup_key;
 
 use crate::ProjectionError;
+use crate::decode::domain_event;
 use crate::redis_model::{ExtraOp, RedisChanges, RedisModel, RedisProjection};
 
 /// The projection's name (consumer and checkpoint).
@@ -30,7 +31,7 @@ impl RedisModel for ApiKeyCache {
     }
 
     fn changes(&self, prefix: &str, event: &CloudEvent) -> Result<RedisChanges, ProjectionError> {
-        let key_event: ApiKeyEvent = serde_json::from_value(event.tagged_payload())?;
+        let key_event: ApiKeyEvent = domain_event(event)?;
         Ok(match key_event {
             ApiKeyEvent::ApiKeyIssued(issued) => {
                 let expires_at = issued.expires_at.map(|at| at.to_rfc3339());

@@ -9,6 +9,7 @@ use crate::api_keys::{ApiKeysModel, ApiKeysProjection};
 use crate::memories::{MemoriesModel, MemoriesProjection};
 use crate::tool_invocations::{ToolInvocationsModel, ToolInvocationsProjection};
 use crate::tools::{ToolsModel, ToolsProjection};
+use crate::webhooks::{WebhooksModel, WebhooksProjection};
 
 /// Creates the tables of every Postgres read model that are missing.
 pub async fn ensure_postgres_tables(pool: &PgPool) -> Result<(), ProjectionError> {
@@ -25,6 +26,9 @@ pub async fn ensure_postgres_tables(pool: &PgPool) -> Result<(), ProjectionError
         .ensure_tables()
         .await?;
     ToolInvocationsProjection::new(pool.clone(), ToolInvocationsModel)
+        .ensure_tables()
+        .await?;
+    WebhooksProjection::new(pool.clone(), WebhooksModel)
         .ensure_tables()
         .await?;
     Ok(())

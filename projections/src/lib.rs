@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod api_keys_redis;
 pub mod catalog;
 pub mod checkpoint;
+pub mod decode;
 pub mod error;
 pub mod memories;
 pub mod memories_redis;
@@ -21,6 +22,7 @@ pub mod runner;
 pub mod tool_invocations;
 pub mod tools;
 pub mod versions;
+pub mod webhooks;
 
 pub use agents::{AgentList, AgentListFilter, AgentView, AgentsModel, AgentsProjection};
 pub use agents_redis::{AgentSummaries, AgentSummary, AgentsRedisProjection};

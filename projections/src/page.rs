@@ -3,6 +3,18 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+/// The opaque cursor after the row with UUIDv7 `id`.
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// The id a cursor points after; `None` for garbage.
+pub fn decode_cursor(cursor: &str) -> Option<Uuid> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    Uuid::from_slice(&bytes).ok()
+}
 
 /// Cuts `rows` (fetched with `LIMIT limit + 1`) to `limit` and returns the cursor of the
 /// next page, made by `cursor_of` from the page's last row, when there is one.
@@ -43,6 +55,13 @@ mod tests {
         let (rows, next) = split_page(vec![1, 2], 2, |n| n.to_string());
         assert_eq!(rows, [1, 2]);
         assert_eq!(next, None);
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_garbage_is_none() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
+        assert_eq!(decode_cursor("nope"), None);
     }
 
     #[test]

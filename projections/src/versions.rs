@@ -17,6 +17,9 @@ pub fn version_table(aggregate_type: &str) -> Option<&'static str> {
         domain::tool_invocation::TOOL_INVOCATION_AGGREGATE_TYPE => {
             Some(crate::tool_invocations::TOOL_INVOCATIONS_TABLE)
         }
+        domain::webhook::WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE => {
+            Some(crate::webhooks::WEBHOOKS_TABLE)
+        }
         _ => None,
     }
 }

@@ -4,12 +4,14 @@
 pub mod agents;
 pub mod api_keys;
 pub mod consistency;
+pub mod events;
 pub mod invocations;
 pub mod memories;
 pub mod openapi;
 pub mod params;
 pub mod state;
 pub mod tools;
+pub mod webhooks;
 
 pub use openapi::{openapi, router};
 pub use state::AppState;

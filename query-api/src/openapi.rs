@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::memories::{self, recall};
-use crate::{AppState, agents, api_keys, invocations, tools};
+use crate::{AppState, agents, api_keys, events, invocations, tools, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,8 @@ use crate::{AppState, agents, api_keys, invocations, tools};
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
         (name = "memories", description = "An agent's memories: current content, revision history, ranked recall (scope `memory:read`)"),
         (name = "tools", description = "Tools with all their versions, and tool invocations with their outcomes (scope `tools:read`)"),
+        (name = "events", description = "The tenant's events as Server-Sent Events (scope `audit:read`)"),
+        (name = "webhooks", description = "Webhook subscriptions and their delivery logs (scope `admin`)"),
     )
 )]
 struct ApiDoc;
@@ -42,6 +44,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tools::get_tool_version))
         .routes(routes!(invocations::list_invocations))
         .routes(routes!(invocations::get_invocation))
+        .routes(routes!(events::stream_events))
+        .routes(routes!(webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook))
+        .routes(routes!(webhooks::list_deliveries))
 }
 
 /// The query API's OpenAPI document.

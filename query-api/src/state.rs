@@ -8,6 +8,8 @@ use projections::AgentsRedisProjection;
 use projections::memories_redis::MemoriesRedisProjection;
 use sqlx::PgPool;
 
+use crate::events::EventFeed;
+
 /// The query API's state.
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +20,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// The longest a request with `X-Consistency-Token` waits for the read model.
     pub consistency_wait: Duration,
+    /// Where `GET /v1/events/stream` reads from.
+    pub events: EventFeed,
 }
 
 impl FromRef<AppState> for Authenticator {

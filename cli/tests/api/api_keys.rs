@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::helpers::{TestApp, agent_body, bearer, eventually, spawn_app};
 
 /// Issues a key with `scopes` as the tenant's admin; returns (id, secret).
-async fn issue(app: &TestApp, scopes: &[&str]) -> (Uuid, String) {
+pub(crate) async fn issue(app: &TestApp, scopes: &[&str]) -> (Uuid, String) {
     let reply = app
         .post(
             "/v1/api-keys",

@@ -16,6 +16,8 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The key the platform's tool executor signs requests to `http` tools with.
 pub const TOOL_SIGNING_SECRET: &str = "test-signing-secret";
+/// Heartbeat interval of an app's event streams: short, so that tests see heartbeats.
+pub const SSE_HEARTBEAT_MS: u64 = 200;
 
 /// Read-your-writes bound of an app spawned with [`spawn_app`].
 pub const CONSISTENCY_WAIT_MS: u64 = 5_000;
@@ -24,6 +26,8 @@ pub const CONSISTENCY_WAIT_MS: u64 = 5_000;
 pub struct TestApp {
     pub env: TestEnv,
     platform: Platform,
+    /// What the platform was started with; [`TestApp::start_roles`] starts more with it.
+    pub config: Config,
     pub command_url: String,
     pub query_url: String,
     pub client: reqwest::Client,
@@ -64,9 +68,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// `roles` of the platform, waiting at most `consistency_wait_ms` for read-your-writes.
 pub async fn spawn_app_with(consistency_wait_ms: u64, roles: &[Role]) -> TestApp {
+    spawn_app_tuned(roles, |config| {
+        config.consistency_wait_ms = consistency_wait_ms
+    })
+    .await
+}
+
+/// `roles` of the platform with the test configuration as `tune` changes it.
+pub async fn spawn_app_tuned(roles: &[Role], tune: impl FnOnce(&mut Config)) -> TestApp {
     let env = TestEnv::new().await;
     let any_port = "127.0.0.1:0".parse().expect("address");
-    let config = Config {
+    let mut config = Config {
         database_url: SecretString::from(env.database_url.clone()),
         nats_url: nats_url(),
         redis_url: SecretString::from(redis_url()),
@@ -75,13 +87,24 @@ pub async fn spawn_app_with(consistency_wait_ms: u64, roles: &[Role]) -> TestApp
         ops_addr: any_port,
         namespace: env.namespace.clone(),
         redis_prefix: env.redis_prefix.clone(),
-        consistency_wait_ms,
+        consistency_wait_ms: CONSISTENCY_WAIT_MS,
         db_max_connections: 16,
         otlp_endpoint: None,
         log_json: false,
         tool_signing_secret: SecretString::from(TOOL_SIGNING_SECRET),
         tool_executor_concurrency: 8,
+        sse_heartbeat_ms: SSE_HEARTBEAT_MS,
+        // Retries within milliseconds, so that tests see many of them.
+        webhooks: cli::config::WebhookConfig {
+            retry_base_ms: 20,
+            retry_max_ms: 200,
+            failing_after: 3,
+            max_attempts: 50,
+            timeout_ms: 2_000,
+            poll_ms: 50,
+        },
     };
+    tune(&mut config);
     let platform = Platform::start(&config, roles)
         .await
         .expect("start the platform");
@@ -93,6 +116,7 @@ pub async fn spawn_app_with(consistency_wait_ms: u64, roles: &[Role]) -> TestApp
         command_url: url(platform.command_api).unwrap_or_default(),
         query_url: url(platform.query_api).unwrap_or_default(),
         platform,
+        config,
         env,
         client: reqwest::Client::new(),
         tenant_id: issued.tenant_id,
@@ -171,6 +195,14 @@ impl TestApp {
     /// Creates a valid agent called `name`; fails the test unless it is accepted.
     pub async fn an_agent(&self, name: &str) -> Accepted {
         self.create_agent(&agent_body(name))
+            .await
+            .accepted(StatusCode::CREATED)
+    }
+
+    /// Creates a valid agent called `name` as the holder of `api_key` (another tenant's).
+    pub async fn agent_as(&self, api_key: &str, name: &str) -> Accepted {
+        let auth = bearer(api_key);
+        self.post("/v1/agents", &agent_body(name), &[("authorization", &auth)])
             .await
             .accepted(StatusCode::CREATED)
     }
@@ -274,6 +306,14 @@ impl TestApp {
             })
         })
         .await
+    }
+
+    /// Starts `roles` in another platform instance on the same database, stream and
+    /// Redis prefix, as a second process would.
+    pub async fn start_roles(&self, roles: &[Role]) -> Platform {
+        Platform::start(&self.config, roles)
+            .await
+            .expect("start more roles")
     }
 
     /// Stops every role and drops the database, stream and Redis keys.

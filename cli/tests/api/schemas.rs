@@ -43,11 +43,18 @@ pub fn check_published(events: &[(String, Value)], aggregate_type: &str) -> BTre
             "{event}"
         );
         let kind = event["type"].as_str().expect("type");
-        let name = kind
+        let (name, version) = kind
             .strip_prefix(&format!("agentos.{aggregate_type}."))
-            .and_then(|rest| rest.strip_suffix(".v1"))
+            .and_then(|rest| rest.split_once(".v"))
             .unwrap_or_else(|| panic!("unexpected type {kind}"));
-        let schema = validator(&format!("events/{aggregate_type}/{name}.v1.json"));
+        if aggregate_type == domain::agent::AGENT_AGGREGATE_TYPE {
+            assert_eq!(
+                version,
+                domain::agent::AgentEvent::version_of(name),
+                "{kind} is written in its current version"
+            );
+        }
+        let schema = validator(&format!("events/{aggregate_type}/{name}.v{version}.json"));
         assert_eq!(
             violations(&schema, &event["data"]),
             Vec::<String>::new(),

@@ -1,5 +1,5 @@
 //! Facts recorded about an agent. Once stored they are never changed: add a new version
-//! (and an upcaster) instead of editing a payload.
+//! (and an upcaster, see `upcasting`) instead of editing a payload.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
@@ -50,11 +50,14 @@ pub struct AgentConfigUpdated {
     pub updated_at: DateTime<Utc>,
 }
 
-/// An active agent was paused.
+/// An active agent was paused (version 2: names who paused it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AgentPaused {
     /// Why it was paused, if the caller said.
     pub reason: Option<String>,
+    /// Who paused it: the API key id, or `system:<name>` for the platform itself;
+    /// `unknown` for a version-1 event whose metadata named no actor.
+    pub paused_by: String,
     /// When it was paused.
     pub paused_at: DateTime<Utc>,
 }
@@ -85,6 +88,15 @@ impl AgentEvent {
         "AgentArchived",
     ];
 
+    /// The schema version the domain writes events of `event_type` in (`1` unless a
+    /// type changed shape; older versions are upcast when read).
+    pub fn version_of(event_type: &str) -> &'static str {
+        match event_type {
+            "AgentPaused" => "2",
+            _ => "1",
+        }
+    }
+
     /// When the event happened, as stated by the command that caused it.
     pub fn occurred_at(&self) -> DateTime<Utc> {
         match self {
@@ -113,7 +125,7 @@ impl DomainEvent for AgentEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        Self::version_of(self.type_name()).to_owned()
     }
 }
 
@@ -121,7 +133,7 @@ impl DomainEvent for AgentEvent {
 mod tests {
     use serde_json::json;
 
-    use super::super::fixtures::{AGENT, TENANT, agent_created, at, valid_config};
+    use super::super::fixtures::{ACTOR, AGENT, TENANT, agent_created, at, valid_config};
     use super::*;
 
     fn one_of_each() -> Vec<AgentEvent> {
@@ -134,6 +146,7 @@ mod tests {
             }),
             AgentEvent::AgentPaused(AgentPaused {
                 reason: Some("maintenance".to_owned()),
+                paused_by: ACTOR.to_owned(),
                 paused_at: at(2),
             }),
             AgentEvent::AgentResumed(AgentResumed { resumed_at: at(3) }),
@@ -162,7 +175,18 @@ mod tests {
             let object = value.as_object().unwrap();
             assert_eq!(object.len(), 1);
             assert!(object.contains_key(&event.event_type()));
-            assert_eq!(event.event_version(), "1");
+        }
+    }
+
+    #[test]
+    fn agent_paused_is_written_as_version_2_and_every_other_type_as_version_1() {
+        for event in one_of_each() {
+            let expected = if event.event_type() == "AgentPaused" {
+                "2"
+            } else {
+                "1"
+            };
+            assert_eq!(event.event_version(), expected, "{}", event.event_type());
         }
     }
 

@@ -9,6 +9,8 @@ use super::{AgentConfig, AgentCreated, AgentEvent, ModelConfig};
 
 pub(crate) const TENANT: Uuid = Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0001);
 pub(crate) const OTHER_TENANT: Uuid = Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0002);
+/// Who the tests' commands come from (an API key id, as the command API passes it).
+pub(crate) const ACTOR: &str = "0196a000-0000-7000-8000-0000000000c1";
 pub(crate) const AGENT: Uuid = Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_00a1);
 
 /// A fixed instant `minutes` after a reference time, so tests never read the clock.

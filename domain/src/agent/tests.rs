@@ -3,7 +3,7 @@
 use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
-use super::fixtures::at;
+use super::fixtures::{ACTOR, at};
 use super::*;
 
 mod create_and_update;
@@ -23,6 +23,7 @@ fn config_updated(config: AgentConfig, config_version: u32, minutes: i64) -> Age
 fn paused(minutes: i64) -> AgentEvent {
     AgentEvent::AgentPaused(AgentPaused {
         reason: None,
+        paused_by: ACTOR.to_owned(),
         paused_at: at(minutes),
     })
 }
@@ -48,6 +49,7 @@ fn rename(tenant_id: Uuid, name: &str) -> AgentCommand {
 fn pause(tenant_id: Uuid, reason: Option<String>) -> AgentCommand {
     AgentCommand::PauseAgent {
         tenant_id,
+        paused_by: ACTOR.to_owned(),
         reason,
         now: at(10),
     }

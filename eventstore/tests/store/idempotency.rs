@@ -175,6 +175,7 @@ async fn twin_idempotent_requests_on_one_agent_append_once_and_both_succeed() {
                         context.expected_version = Some(1);
                         AgentCommand::PauseAgent {
                             tenant_id: tenant,
+                            paused_by: "test".to_owned(),
                             reason: None,
                             now: chrono::Utc::now(),
                         }

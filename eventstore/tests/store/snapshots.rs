@@ -31,6 +31,7 @@ async fn a_long_aggregate_keeps_one_snapshot_and_loads_as_if_folded_from_the_sta
         let command = if n % 2 == 0 {
             AgentCommand::PauseAgent {
                 tenant_id: tenant,
+                paused_by: "test".to_owned(),
                 reason: Some(format!("pause {n}")),
                 now,
             }

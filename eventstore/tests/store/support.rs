@@ -62,6 +62,7 @@ pub fn command_bus(env: &TestEnv) -> CommandBus<Agent> {
         (),
         RelayWaker::new(env.nats.clone(), &env.namespace),
     )
+    .with_upcasters(domain::agent::upcasters())
 }
 
 /// A context for `tenant`, acting as the test, now.

@@ -50,7 +50,8 @@ pub struct Commands {
 impl Commands {
     pub fn new(env: &TestEnv) -> Self {
         Self {
-            bus: CommandBus::new(env.pool.clone(), (), RelayWaker::default()),
+            bus: CommandBus::new(env.pool.clone(), (), RelayWaker::default())
+                .with_upcasters(domain::agent::upcasters()),
         }
     }
 
@@ -111,6 +112,7 @@ impl Commands {
     pub async fn pause(&self, tenant_id: Uuid, id: Uuid, now: DateTime<Utc>) -> u64 {
         let command = AgentCommand::PauseAgent {
             tenant_id,
+            paused_by: "test".to_owned(),
             reason: Some("maintenance".to_owned()),
             now,
         };

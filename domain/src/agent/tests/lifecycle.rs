@@ -12,6 +12,7 @@ fn pauses_an_active_agent_with_its_reason() {
         .when(pause(TENANT, Some("budget review".to_owned())))
         .then_expect_events(vec![AgentEvent::AgentPaused(AgentPaused {
             reason: Some("budget review".to_owned()),
+            paused_by: ACTOR.to_owned(),
             paused_at: at(10),
         })]);
 }
@@ -66,6 +67,7 @@ fn accepts_a_pause_reason_of_500_characters() {
         .when(pause(TENANT, Some(reason.clone())))
         .then_expect_events(vec![AgentEvent::AgentPaused(AgentPaused {
             reason: Some(reason),
+            paused_by: ACTOR.to_owned(),
             paused_at: at(10),
         })]);
 }
@@ -105,6 +107,7 @@ fn accepts_a_pause_reason_laid_out_with_tabs_and_line_breaks() {
         .when(pause(TENANT, Some(reason.clone())))
         .then_expect_events(vec![AgentEvent::AgentPaused(AgentPaused {
             reason: Some(reason),
+            paused_by: ACTOR.to_owned(),
             paused_at: at(10),
         })]);
 }
