@@ -12,6 +12,10 @@ pub fn version_table(aggregate_type: &str) -> Option<&'static str> {
     match aggregate_type {
         domain::agent::AGENT_AGGREGATE_TYPE => Some(crate::agents::AGENTS_TABLE),
         domain::api_key::API_KEY_AGGREGATE_TYPE => Some("api_key_list"),
+        // One row per account, keyed by the tenant id (the account's aggregate id).
+        domain::billing::BILLING_ACCOUNT_AGGREGATE_TYPE => {
+            Some(crate::billing::BILLING_ACCOUNT_TABLE)
+        }
         _ => None,
     }
 }
