@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, billing};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent lifecycle and configuration"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "billing", description = "The caller's billing account: credits, quotas, invoices (scope `billing:write`). Usage is recorded from the events that cause it; a command that would consume a meter whose quota is used up answers 402 `quota-exceeded`."),
     )
 )]
 struct ApiDoc;
@@ -32,6 +33,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::issue_api_key))
         .routes(routes!(api_keys::revoke_api_key))
         .routes(routes!(api_keys::expire_api_key))
+        .routes(routes!(billing::grant_credits))
+        .routes(routes!(billing::set_quota, billing::remove_quota))
+        .routes(routes!(billing::close_period))
 }
 
 /// The command API's OpenAPI document.

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, billing};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent read models"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "billing", description = "The caller's billing account, usage, invoices and ledger (scope `billing:read`). Money is in integer micro-units."),
     )
 )]
 struct ApiDoc;
@@ -29,6 +30,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::get_agent_status))
         .routes(routes!(api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key))
+        .routes(routes!(billing::get_account))
+        .routes(routes!(billing::get_usage))
+        .routes(routes!(billing::list_invoices))
+        .routes(routes!(billing::get_invoice))
+        .routes(routes!(billing::get_ledger))
 }
 
 /// The query API's OpenAPI document.
