@@ -87,6 +87,8 @@ pub enum Role {
     QueryApi,
     Relay,
     Projector,
+    /// Records usage on billing accounts from the events that cause it.
+    BillingReactor,
 }
 
 impl Role {

@@ -7,9 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
-use eventstore::{Relay, RelayWaker, database};
+use eventstore::{CommandBus, Relay, RelayWaker, database};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
+use projections::billing::{BillingModel, BillingProjection};
+use projections::billing_reactor::BillingReactor;
+use projections::billing_redis::BillingRedisProjection;
 use projections::{
     AgentsModel, AgentsProjection, AgentsRedisProjection, Projection, ProjectionRunner,
     RunnerConfig,
@@ -78,7 +81,8 @@ impl Platform {
                 pool.clone(),
                 RelayWaker::new(nats.clone(), &config.namespace),
             )
-            .with_key_cache(redis, config.redis_prefix.clone());
+            .with_key_cache(redis.clone(), config.redis_prefix.clone())
+            .with_allowances(redis, config.redis_prefix.clone());
             let app = command_api::router(state, dependencies.clone());
             platform.command_api = Some(platform.serve(config.command_api_addr, app).await?);
         }
@@ -92,6 +96,9 @@ impl Platform {
                 .ensure_tables()
                 .await
                 .context("creating the API keys read model")?;
+            projections::billing::ensure_tables(&pool)
+                .await
+                .context("creating the billing read models")?;
             let state = query_api::AppState {
                 pool: pool.clone(),
                 agent_summaries: AgentsRedisProjection::agents(
@@ -116,14 +123,14 @@ impl Platform {
                 .tasks
                 .spawn(async move { Ok(relay.run(Some(wake), token).await?) });
         }
+        let context = RunContext {
+            jetstream: jetstream.clone(),
+            namespace: config.namespace.clone(),
+            pool: pool.clone(),
+        };
         if Role::Projector.in_set(roles) {
             let redis = redis.clone().context("projector needs Redis")?;
             let prefix = config.redis_prefix.clone();
-            let context = RunContext {
-                jetstream: jetstream.clone(),
-                namespace: config.namespace.clone(),
-                pool: pool.clone(),
-            };
             platform.spawn_projection(&context, AgentsProjection::new(pool.clone(), AgentsModel));
             platform.spawn_projection(
                 &context,
@@ -132,7 +139,20 @@ impl Platform {
             platform.spawn_projection(&context, ApiKeysProjection::new(pool.clone(), ApiKeysModel));
             platform.spawn_projection(
                 &context,
-                ApiKeysRedisProjection::new(redis, prefix, ApiKeyCache),
+                ApiKeysRedisProjection::new(redis.clone(), prefix.clone(), ApiKeyCache),
+            );
+            platform.spawn_projection(&context, BillingProjection::new(pool.clone(), BillingModel));
+            platform.spawn_projection(&context, BillingRedisProjection::billing(redis, prefix));
+        }
+        if Role::BillingReactor.in_set(roles) {
+            let accounts = CommandBus::new(
+                pool.clone(),
+                (),
+                RelayWaker::new(nats.clone(), &config.namespace),
+            );
+            platform.spawn_projection(
+                &context,
+                BillingReactor::new(pool.clone(), Arc::new(accounts)),
             );
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {

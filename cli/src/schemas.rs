@@ -8,6 +8,10 @@ use domain::agent::{
     AgentResumed,
 };
 use domain::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyExpirySet, ApiKeyIssued, ApiKeyRevoked};
+use domain::billing::{
+    BILLING_ACCOUNT_AGGREGATE_TYPE, BillingAccountOpened, CreditsGranted, InvoiceIssued,
+    QuotaExceeded, QuotaRemoved, QuotaSet, UsageRecorded,
+};
 use domain::tenant::{TENANT_AGGREGATE_TYPE, TenantCreated};
 use eventstore::CloudEvent;
 use serde_json::{Map, Value, json};
@@ -32,6 +36,13 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<ApiKeyIssued>(API_KEY_AGGREGATE_TYPE, "1"),
         event::<ApiKeyRevoked>(API_KEY_AGGREGATE_TYPE, "1"),
         event::<ApiKeyExpirySet>(API_KEY_AGGREGATE_TYPE, "1"),
+        event::<BillingAccountOpened>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<CreditsGranted>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<UsageRecorded>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<QuotaExceeded>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<QuotaSet>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<QuotaRemoved>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<InvoiceIssued>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
     ]
 }
 

@@ -3,6 +3,9 @@
 
 mod bad_input;
 mod bad_queries;
+mod billing;
+mod billing_bad_input;
+mod billing_gate;
 mod concurrency;
 mod consistency;
 mod helpers;

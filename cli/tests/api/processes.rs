@@ -200,3 +200,42 @@ fn a_consistency_wait_beyond_the_request_timeout_is_refused_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("consistency-wait-ms"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_billing_reactor_runs_as_its_own_role_and_stops_on_sigterm() {
+    let env = TestEnv::new().await;
+    let (otlp, _) = otlp_receiver().await;
+    let client = reqwest::Client::new();
+    let relay = spawn_role(&env, "relay", free_port(), &otlp);
+    let reactor = spawn_role(&env, "billing-reactor", free_port(), &otlp);
+    for role in [&relay, &reactor] {
+        wait_ready(&client, role).await;
+    }
+    let tenant = uuid::Uuid::now_v7();
+    let cause =
+        eventstore::testing::memory_recorded(&env.pool, tenant, None, chrono::Utc::now()).await;
+    let pool = &env.pool;
+    crate::helpers::eventually("the reactor to record the usage", async || {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT payload -> 'UsageRecorded' ->> 'idempotency_key' FROM events
+              WHERE event_type = 'UsageRecorded'",
+        )
+        .fetch_all(pool)
+        .await
+        .ok()?;
+        (!keys.is_empty()).then_some(keys)
+    })
+    .await;
+    for role in [reactor, relay] {
+        terminate(role).await;
+    }
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT payload -> 'UsageRecorded' ->> 'idempotency_key' FROM events
+          WHERE event_type = 'UsageRecorded'",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .expect("usage");
+    assert_eq!(keys, [cause.to_string()]);
+    env.cleanup().await;
+}

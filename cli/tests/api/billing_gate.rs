@@ -1,0 +1,139 @@
+//! The quota gate of commands that consume a meter (`command_api::billing::
+//! require_allowance`), called directly: the handlers that consume (recording a memory,
+//! requesting a tool invocation) belong to other slices and call it first.
+
+use chrono::Utc;
+use command_api::billing::require_allowance;
+use domain::billing::Meter;
+use eventstore::RelayWaker;
+use eventstore::testing::memory_recorded;
+use eventstore::web::Problem;
+use reqwest::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::billing::{delete, ledger_of, put};
+use crate::helpers::{TestApp, eventually, spawn_app};
+
+/// The command API's state as the platform builds it, over the test's store and Redis.
+async fn gate_state(app: &TestApp) -> command_api::AppState {
+    command_api::AppState::new(app.env.pool.clone(), RelayWaker::default())
+        .with_allowances(app.env.redis().await, app.env.redis_prefix.clone())
+}
+
+/// Waits until the gate answers `refused` for `meter`, and returns that answer.
+async fn until_gate(
+    state: &command_api::AppState,
+    tenant_id: Uuid,
+    meter: Meter,
+    refused: bool,
+) -> Result<(), Problem> {
+    eventually("the gate to see the change", async || {
+        let answer = require_allowance(state, tenant_id, meter).await;
+        (answer.is_err() == refused).then_some(answer)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_tenant_over_its_quota_is_refused_with_402_until_the_quota_is_raised() {
+    let app = spawn_app().await;
+    let state = gate_state(&app).await;
+    let tenant = app.tenant_id;
+    assert!(
+        require_allowance(&state, tenant, Meter::MemoryItems)
+            .await
+            .is_ok()
+    );
+
+    let quota = "/v1/billing/quotas/memory_items";
+    put(&app, quota, &json!({"limit": 2, "period": "day"}), &[])
+        .await
+        .accepted(StatusCode::OK);
+    for _ in 0..2 {
+        memory_recorded(&app.env.pool, tenant, None, Utc::now()).await;
+    }
+    let problem = until_gate(&state, tenant, Meter::MemoryItems, true)
+        .await
+        .unwrap_err();
+    assert_eq!(problem.status, 402);
+    assert_eq!(
+        problem.problem_type,
+        "https://agentos.dev/problems/quota-exceeded"
+    );
+    for part in ["memory_items", "of 2 per day", "2 used"] {
+        assert!(problem.detail.contains(part), "{part}: {}", problem.detail);
+    }
+    assert_eq!(problem.errors[0].field, "meter");
+    let response = axum::response::IntoResponse::into_response(problem);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert!(response.headers().contains_key("retry-after"));
+
+    // Other meters, and other tenants, go on.
+    assert!(
+        require_allowance(&state, tenant, Meter::ToolInvocations)
+            .await
+            .is_ok()
+    );
+    assert!(
+        require_allowance(&state, Uuid::now_v7(), Meter::MemoryItems)
+            .await
+            .is_ok()
+    );
+    // Usage past the quota is still recorded, and crossing it is recorded once.
+    memory_recorded(&app.env.pool, tenant, None, Utc::now()).await;
+    ledger_of(&app, 3).await;
+    let exceeded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'QuotaExceeded'")
+            .fetch_one(&app.env.pool)
+            .await
+            .unwrap();
+    assert_eq!(exceeded, 1);
+    let account = app.get("/v1/billing/account", &[]).await;
+    assert_eq!(account.body["quotas"][0]["used"], 3);
+
+    put(&app, quota, &json!({"limit": 5, "period": "month"}), &[])
+        .await
+        .accepted(StatusCode::OK);
+    until_gate(&state, tenant, Meter::MemoryItems, false)
+        .await
+        .unwrap();
+    put(&app, quota, &json!({"limit": 0, "period": "month"}), &[])
+        .await
+        .accepted(StatusCode::OK);
+    until_gate(&state, tenant, Meter::MemoryItems, true)
+        .await
+        .unwrap_err();
+    delete(&app, quota, &[]).await.accepted(StatusCode::OK);
+    until_gate(&state, tenant, Meter::MemoryItems, false)
+        .await
+        .unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_its_cache_the_gate_lets_commands_through() {
+    let app = spawn_app().await;
+    put(
+        &app,
+        "/v1/billing/quotas/tool_invocations",
+        &json!({"limit": 0, "period": "day"}),
+        &[],
+    )
+    .await
+    .accepted(StatusCode::OK);
+    let with_cache = gate_state(&app).await;
+    until_gate(&with_cache, app.tenant_id, Meter::ToolInvocations, true)
+        .await
+        .unwrap_err();
+    let without = command_api::AppState::new(app.env.pool.clone(), RelayWaker::default());
+    assert!(
+        require_allowance(&without, app.tenant_id, Meter::ToolInvocations)
+            .await
+            .is_ok()
+    );
+    app.stop().await;
+}
