@@ -102,8 +102,7 @@ pub async fn grant_credits(
         reason: body.reason,
         now,
     };
-    let receipt = execute(&state, &request, command, now, StatusCode::OK).await?;
-    Ok(accepted(&receipt, StatusCode::OK, ACCOUNT))
+    change(&state, &request, command, now).await
 }
 
 #[utoipa::path(
@@ -137,8 +136,7 @@ pub async fn set_quota(
         period: body.period,
         now,
     };
-    let receipt = execute(&state, &request, command, now, StatusCode::OK).await?;
-    Ok(accepted(&receipt, StatusCode::OK, ACCOUNT))
+    change(&state, &request, command, now).await
 }
 
 #[utoipa::path(
@@ -167,8 +165,7 @@ pub async fn remove_quota(
         meter,
         now,
     };
-    let receipt = execute(&state, &request, command, now, StatusCode::OK).await?;
-    Ok(accepted(&receipt, StatusCode::OK, ACCOUNT))
+    change(&state, &request, command, now).await
 }
 
 #[utoipa::path(
@@ -239,6 +236,17 @@ async fn issued_invoice(state: &AppState, receipt: &CommandReceipt) -> Result<Uu
     .map_err(|err| Problem::internal(&err))?
     .flatten();
     id.ok_or_else(|| Problem::internal(&"a replayed close has no invoice event"))
+}
+
+/// Executes `command` on the caller's own account and answers with the receipt.
+async fn change(
+    state: &AppState,
+    request: &CommandRequest,
+    command: BillingCommand,
+    now: DateTime<Utc>,
+) -> Result<Response, ApiError> {
+    let receipt = execute(state, request, command, now, StatusCode::OK).await?;
+    Ok(accepted(&receipt, StatusCode::OK, ACCOUNT))
 }
 
 /// Executes `command` on the caller's own account.

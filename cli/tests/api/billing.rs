@@ -52,6 +52,14 @@ pub async fn delete(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Repl
     command_with(app, Method::DELETE, path, None, headers).await
 }
 
+/// Sets a quota of `limit` per `period` on `meter`, which must be accepted.
+pub async fn set_quota(app: &TestApp, meter: &str, limit: i64, period: &str) -> Accepted {
+    let body = json!({"limit": limit, "period": period});
+    put(app, &format!("/v1/billing/quotas/{meter}"), &body, &[])
+        .await
+        .accepted(StatusCode::OK)
+}
+
 /// Grants `amount_micros`, which must be accepted.
 pub async fn grant(app: &TestApp, amount_micros: i64) -> Accepted {
     app.post(
@@ -107,17 +115,9 @@ async fn credits_and_quotas_read_back_with_the_consistency_token() {
     assert_eq!(account.body["version"], 2);
     assert!(account.body["opened_at"].is_string());
 
-    let daily = json!({"limit": 10, "period": "day"});
-    put(&app, "/v1/billing/quotas/memory_items", &daily, &[])
-        .await
-        .accepted(StatusCode::OK);
-    let monthly = json!({"limit": 20, "period": "month"});
-    put(&app, "/v1/billing/quotas/memory_items", &monthly, &[])
-        .await
-        .accepted(StatusCode::OK);
-    put(&app, "/v1/billing/quotas/tool_invocations", &daily, &[])
-        .await
-        .accepted(StatusCode::OK);
+    set_quota(&app, "memory_items", 10, "day").await;
+    set_quota(&app, "memory_items", 20, "month").await;
+    set_quota(&app, "tool_invocations", 10, "day").await;
     let removed = delete(&app, "/v1/billing/quotas/tool_invocations", &[])
         .await
         .accepted(StatusCode::OK);
@@ -323,14 +323,7 @@ async fn a_replayed_grant_grants_once() {
 async fn another_tenant_sees_and_changes_nothing_of_the_account() {
     let app = spawn_app().await;
     grant(&app, 1_000).await;
-    put(
-        &app,
-        "/v1/billing/quotas/memory_items",
-        &json!({"limit": 1, "period": "day"}),
-        &[],
-    )
-    .await
-    .accepted(StatusCode::OK);
+    set_quota(&app, "memory_items", 1, "day").await;
     memory_recorded(&app.env.pool, app.tenant_id, None, last_month()).await;
     ledger_of(&app, 2).await;
     let period = last_month().format("%Y-%m").to_string();
@@ -343,6 +336,12 @@ async fn another_tenant_sees_and_changes_nothing_of_the_account() {
         .await
         .accepted(StatusCode::CREATED);
 
+    // Everything of ours is in the read models before the intruder looks.
+    let token = [("x-consistency-token", ours.token.as_str())];
+    let mine = app
+        .get(&format!("/v1/billing/invoices/{}", ours.id), &token)
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
     let intruder = bearer(&app.second_tenant().await);
     let as_intruder = [("authorization", intruder.as_str())];
     let account = app.get("/v1/billing/account", &as_intruder).await;
@@ -375,6 +374,15 @@ async fn another_tenant_sees_and_changes_nothing_of_the_account() {
     delete(&app, "/v1/billing/quotas/memory_items", &as_intruder)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    let generous = json!({"limit": 99, "period": "month"});
+    put(
+        &app,
+        "/v1/billing/quotas/memory_items",
+        &generous,
+        &as_intruder,
+    )
+    .await
+    .accepted(StatusCode::OK);
     app.post(
         &format!("/v1/billing/periods/{period}/close"),
         &json!({}),
@@ -393,7 +401,7 @@ async fn another_tenant_sees_and_changes_nothing_of_the_account() {
     assert_ne!(theirs.id, app.tenant_id);
     let account = app.get("/v1/billing/account", &[]).await;
     assert_eq!(account.body["balance_micros"], 1_000 - 100);
-    assert_eq!(account.body["quotas"][0]["meter"], "memory_items");
+    assert_eq!(account.body["quotas"][0]["limit"], 1, "ours, not theirs");
     let invoices = app.get("/v1/billing/invoices", &[]).await;
     assert_eq!(invoices.body["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(invoices.body["items"][0]["id"], ours.id.to_string());

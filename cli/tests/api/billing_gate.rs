@@ -9,10 +9,9 @@ use eventstore::RelayWaker;
 use eventstore::testing::memory_recorded;
 use eventstore::web::Problem;
 use reqwest::StatusCode;
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::billing::{delete, ledger_of, put};
+use crate::billing::{delete, ledger_of, set_quota};
 use crate::helpers::{TestApp, eventually, spawn_app};
 
 /// The command API's state as the platform builds it, over the test's store and Redis.
@@ -47,9 +46,7 @@ async fn a_tenant_over_its_quota_is_refused_with_402_until_the_quota_is_raised()
     );
 
     let quota = "/v1/billing/quotas/memory_items";
-    put(&app, quota, &json!({"limit": 2, "period": "day"}), &[])
-        .await
-        .accepted(StatusCode::OK);
+    set_quota(&app, "memory_items", 2, "day").await;
     for _ in 0..2 {
         memory_recorded(&app.env.pool, tenant, None, Utc::now()).await;
     }
@@ -95,15 +92,11 @@ async fn a_tenant_over_its_quota_is_refused_with_402_until_the_quota_is_raised()
     let account = app.get("/v1/billing/account", &[]).await;
     assert_eq!(account.body["quotas"][0]["used"], 3);
 
-    put(&app, quota, &json!({"limit": 5, "period": "month"}), &[])
-        .await
-        .accepted(StatusCode::OK);
+    set_quota(&app, "memory_items", 5, "month").await;
     until_gate(&state, tenant, Meter::MemoryItems, false)
         .await
         .unwrap();
-    put(&app, quota, &json!({"limit": 0, "period": "month"}), &[])
-        .await
-        .accepted(StatusCode::OK);
+    set_quota(&app, "memory_items", 0, "month").await;
     until_gate(&state, tenant, Meter::MemoryItems, true)
         .await
         .unwrap_err();
@@ -117,14 +110,7 @@ async fn a_tenant_over_its_quota_is_refused_with_402_until_the_quota_is_raised()
 #[tokio::test]
 async fn without_its_cache_the_gate_lets_commands_through() {
     let app = spawn_app().await;
-    put(
-        &app,
-        "/v1/billing/quotas/tool_invocations",
-        &json!({"limit": 0, "period": "day"}),
-        &[],
-    )
-    .await
-    .accepted(StatusCode::OK);
+    set_quota(&app, "tool_invocations", 0, "day").await;
     let with_cache = gate_state(&app).await;
     until_gate(&with_cache, app.tenant_id, Meter::ToolInvocations, true)
         .await

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::billing_support::{
-    account_events, accounts, bill, billing_events, forget_checkpoint, reactor, reactor_checkpoint,
-    recorded_usages,
+    account_events, accounts, bill, billing_events, caught_up, forget_checkpoint, reactor,
+    reactor_checkpoint, recorded_usages,
 };
 use crate::driving::{Counting, RunningProjector, delivered, drive_until, fetch_exactly, runner};
 use crate::helpers::{Commands, Publisher, at, eventually};
@@ -112,11 +112,7 @@ async fn a_reactor_stopped_between_batches_or_before_its_checkpoint_records_each
     // Third life: the second batch comes back with the rest.
     let restarted = Arc::new(Counting::new(reactor(&env)));
     let projector = RunningProjector::spawn(restarted.clone(), &env);
-    let pool = &env.pool;
-    eventually("the reactor caught up", || async move {
-        reactor_checkpoint(pool).await == last
-    })
-    .await;
+    caught_up(&env.pool, last).await;
     projector.stop().await;
 
     assert_eq!(billing_events(&env.pool, "UsageRecorded").await, 18);
@@ -185,10 +181,7 @@ async fn a_reactor_killed_at_any_moment_records_each_usage_once() {
     assert!(task.await.unwrap_err().is_cancelled());
 
     let projector = RunningProjector::spawn(Arc::new(reactor(&env)), &env);
-    eventually("the reactor caught up", || async move {
-        reactor_checkpoint(pool).await == last
-    })
-    .await;
+    caught_up(&env.pool, last).await;
     projector.stop().await;
     assert_eq!(billing_events(&env.pool, "UsageRecorded").await, 100);
     for (tenant, caused) in tenants.iter().zip(&causes) {
@@ -334,11 +327,7 @@ async fn usage_is_recorded_while_the_api_changes_the_same_account() {
             }
         }
     }
-    let pool = &env.pool;
-    eventually("the reactor caught up", || async move {
-        reactor_checkpoint(pool).await == last
-    })
-    .await;
+    caught_up(&env.pool, last).await;
     projector.stop().await;
 
     assert_eq!(billing_events(&env.pool, "UsageRecorded").await, 30);

@@ -10,6 +10,8 @@ use projections::billing_reactor::{BILLING_REACTOR, BillingReactor};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::helpers::eventually;
+
 /// Billing accounts through the real command bus.
 pub fn accounts(env: &TestEnv) -> Arc<CommandBus<BillingAccount>> {
     Arc::new(CommandBus::new(env.pool.clone(), (), RelayWaker::default()))
@@ -74,6 +76,14 @@ pub async fn reactor_checkpoint(pool: &PgPool) -> u64 {
     projections::checkpoint::read(pool, BILLING_REACTOR)
         .await
         .unwrap()
+}
+
+/// Waits until the reactor's checkpoint has reached `last`.
+pub async fn caught_up(pool: &PgPool, last: u64) {
+    eventually("the reactor caught up", || async move {
+        reactor_checkpoint(pool).await == last
+    })
+    .await;
 }
 
 /// Sets a projection's checkpoint back to the start, as if it had been lost.
