@@ -216,26 +216,24 @@ async fn the_billing_reactor_runs_as_its_own_role_and_stops_on_sigterm() {
         eventstore::testing::memory_recorded(&env.pool, tenant, None, chrono::Utc::now()).await;
     let pool = &env.pool;
     crate::helpers::eventually("the reactor to record the usage", async || {
-        let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT payload -> 'UsageRecorded' ->> 'idempotency_key' FROM events
-              WHERE event_type = 'UsageRecorded'",
-        )
-        .fetch_all(pool)
-        .await
-        .ok()?;
-        (!keys.is_empty()).then_some(keys)
+        (!recorded_usage_keys(pool).await.is_empty()).then_some(())
     })
     .await;
     for role in [reactor, relay] {
         terminate(role).await;
     }
-    let keys: Vec<String> = sqlx::query_scalar(
+    let keys = recorded_usage_keys(&env.pool).await;
+    assert_eq!(keys, [cause.to_string()]);
+    env.cleanup().await;
+}
+
+/// The idempotency keys of every usage recorded so far.
+async fn recorded_usage_keys(pool: &sqlx::PgPool) -> Vec<String> {
+    sqlx::query_scalar(
         "SELECT payload -> 'UsageRecorded' ->> 'idempotency_key' FROM events
           WHERE event_type = 'UsageRecorded'",
     )
-    .fetch_all(&env.pool)
+    .fetch_all(pool)
     .await
-    .expect("usage");
-    assert_eq!(keys, [cause.to_string()]);
-    env.cleanup().await;
+    .expect("usage")
 }
