@@ -180,6 +180,8 @@ pub enum Role {
     ToolExecutor,
     /// Delivers events to webhook subscriptions.
     WebhookWorker,
+    /// Records usage on billing accounts from the events that cause it.
+    BillingReactor,
 }
 
 impl Role {

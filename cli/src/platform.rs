@@ -11,6 +11,9 @@ use eventstore::{CommandBus, Relay, RelayWaker, database};
 use executor::{ExecutorConfig, MemoryBuiltins};
 use projections::api_keys::{ApiKeysModel, ApiKeysProjection};
 use projections::api_keys_redis::{ApiKeyCache, ApiKeysRedisProjection};
+use projections::billing::{BillingModel, BillingProjection};
+use projections::billing_reactor::BillingReactor;
+use projections::billing_redis::BillingRedisProjection;
 use projections::memories::{MemoriesModel, MemoriesProjection};
 use projections::memories_redis::MemoriesRedisProjection;
 use projections::tool_invocations::{ToolInvocationsModel, ToolInvocationsProjection};
@@ -85,7 +88,8 @@ impl Platform {
                 pool.clone(),
                 RelayWaker::new(nats.clone(), &config.namespace),
             )
-            .with_key_cache(redis, config.redis_prefix.clone());
+            .with_key_cache(redis.clone(), config.redis_prefix.clone())
+            .with_allowances(redis, config.redis_prefix.clone());
             let app = command_api::router(state, dependencies.clone());
             platform.command_api = Some(platform.serve(config.command_api_addr, app).await?);
         }
@@ -130,14 +134,14 @@ impl Platform {
                 .tasks
                 .spawn(async move { Ok(relay.run(Some(wake), token).await?) });
         }
+        let context = RunContext {
+            jetstream: jetstream.clone(),
+            namespace: config.namespace.clone(),
+            pool: pool.clone(),
+        };
         if Role::Projector.in_set(roles) {
             let redis = redis.clone().context("projector needs Redis")?;
             let prefix = config.redis_prefix.clone();
-            let context = RunContext {
-                jetstream: jetstream.clone(),
-                namespace: config.namespace.clone(),
-                pool: pool.clone(),
-            };
             platform.spawn_projection(&context, AgentsProjection::new(pool.clone(), AgentsModel));
             platform.spawn_projection(
                 &context,
@@ -154,8 +158,10 @@ impl Platform {
             );
             platform.spawn_projection(
                 &context,
-                MemoriesRedisProjection::memories(redis, prefix, pool.clone()),
+                MemoriesRedisProjection::memories(redis.clone(), prefix.clone(), pool.clone()),
             );
+            platform.spawn_projection(&context, BillingProjection::new(pool.clone(), BillingModel));
+            platform.spawn_projection(&context, BillingRedisProjection::billing(redis, prefix));
             platform.spawn_projection(&context, ToolsProjection::new(pool.clone(), ToolsModel));
             platform.spawn_projection(
                 &context,
@@ -164,6 +170,17 @@ impl Platform {
             platform.spawn_projection(
                 &context,
                 WebhooksProjection::new(pool.clone(), WebhooksModel),
+            );
+        }
+        if Role::BillingReactor.in_set(roles) {
+            let accounts = CommandBus::new(
+                pool.clone(),
+                (),
+                RelayWaker::new(nats.clone(), &config.namespace),
+            );
+            platform.spawn_projection(
+                &context,
+                BillingReactor::new(pool.clone(), Arc::new(accounts)),
             );
         }
         if Role::ToolExecutor.in_set(roles) {

@@ -8,6 +8,10 @@ use domain::agent::{
     AgentPausedV1, AgentResumed,
 };
 use domain::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyExpirySet, ApiKeyIssued, ApiKeyRevoked};
+use domain::billing::{
+    BILLING_ACCOUNT_AGGREGATE_TYPE, BillingAccountOpened, CreditsGranted, InvoiceIssued,
+    QuotaExceeded, QuotaRemoved, QuotaSet, UsageRecorded,
+};
 use domain::memory::{MEMORY_AGGREGATE_TYPE, MemoryForgotten, MemoryRecorded, MemoryRevised};
 use domain::tenant::{TENANT_AGGREGATE_TYPE, TenantCreated};
 use domain::tool::{
@@ -66,6 +70,13 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<WebhookSubscriptionFailing>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
         event::<WebhookSubscriptionRecovered>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
         event::<WebhookSubscriptionDeleted>(WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE, "1"),
+        event::<BillingAccountOpened>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<CreditsGranted>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<UsageRecorded>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<QuotaExceeded>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<QuotaSet>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<QuotaRemoved>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<InvoiceIssued>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
     ]
 }
 

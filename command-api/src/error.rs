@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use domain::FieldError;
 use domain::agent::AgentError;
 use domain::api_key::ApiKeyError;
+use domain::billing::BillingError;
 use domain::memory::MemoryError;
 use domain::tool::ToolError;
 use domain::tool_invocation::ToolInvocationError;
@@ -167,6 +168,31 @@ impl Rejection for WebhookSubscriptionError {
             Self::AlreadyExists => already_exists(Self::RESOURCE),
             err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
             Self::Invalid(errors) => invalid(errors),
+        }
+    }
+}
+
+impl Rejection for BillingError {
+    const RESOURCE: &'static str = "billing account";
+
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::Invalid(errors) => invalid(errors),
+            err @ Self::DuplicateUsage => {
+                Problem::new(StatusCode::CONFLICT, "duplicate-usage", err.to_string())
+            }
+            Self::PeriodAlreadyClosed => Problem::new(
+                StatusCode::CONFLICT,
+                "period-already-closed",
+                "this month was already closed and invoiced",
+            ),
+            Self::PeriodNotEnded => Problem::new(
+                StatusCode::CONFLICT,
+                "period-not-ended",
+                "only a month that has ended can be closed",
+            ),
+            Self::NoSuchQuota => Problem::not_found("quota"),
         }
     }
 }

@@ -9,6 +9,7 @@ use chrono::Utc;
 use domain::FieldError;
 use domain::agent::AgentStatus;
 use domain::api_key::Scope;
+use domain::billing::Meter;
 use domain::tool::ToolSnapshot;
 use domain::tool_invocation::{
     ToolInvocation, ToolInvocationCommand, ToolInvocationError, invocation_id,
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::billing::require_allowance;
 use crate::error::invalid;
 use crate::receipt::{CommandAccepted, accepted};
 use crate::request::CommandRequest;
@@ -53,6 +55,7 @@ pub struct RequestInvocationRequest {
     responses(
         (status = 202, description = "Requested; the tool executor carries it out. Read the outcome at /v1/invocations/{id}", body = CommandAccepted),
         (status = 200, description = "The invocation this `idempotency_key` already made (nothing new is requested)", body = CommandAccepted),
+        (status = 402, description = "The `tool_invocations` quota is used up for this period", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `tools:invoke`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tool", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The tool is disabled, or the agent is not active", body = Problem, content_type = "application/problem+json"),
@@ -71,8 +74,9 @@ pub async fn request_invocation(
     let tenant_id = request.tenant_id();
     let tool = tool_snapshot(&state, tenant_id, tool_id, body.version).await?;
     require_active_agent(&state, tenant_id, body.agent_id).await?;
-    // A billing quota check, once there is one, goes here: after the lookups and before
-    // anything is appended, answering 402 when the tenant is over quota.
+    // After the lookups (a missing tool is a 404 whatever the quota) and before anything
+    // is appended.
+    require_allowance(&state, tenant_id, Meter::ToolInvocations).await?;
     let id = invocation_id(tenant_id, &body.idempotency_key);
     let now = Utc::now();
     let command = ToolInvocationCommand::RequestInvocation {

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod billing;
 pub mod error;
 pub mod headers;
 pub mod invocations;

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use domain::api_key::Scope;
+use domain::billing::Meter;
 use domain::memory::SealedContent;
 use domain::memory::{Memory, MemoryCommand, MemoryError, MemoryKind, MemorySource, MemoryStatus};
 use eventstore::memory_writes::{self, MemoryWriteError, NewMemory};
@@ -16,6 +17,7 @@ use eventstore::{Alongside, CommandError, CommandReceipt};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::billing::require_allowance;
 use crate::receipt::{CommandAccepted, accepted};
 use crate::request::CommandRequest;
 use crate::{ApiError, AppState};
@@ -101,6 +103,7 @@ pub struct ForgetMemoryRequest {
         (status = 201, description = "Recorded at revision 1", body = CommandAccepted),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The `memory_items` quota is used up for this period", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `memory:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such agent", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The agent is archived", body = Problem, content_type = "application/problem+json"),
@@ -120,6 +123,7 @@ pub async fn record_memory(
     if let Some(receipt) = state.memories.replayed(&context).await? {
         return Ok(accepted(&receipt, StatusCode::CREATED, COLLECTION));
     }
+    require_allowance(&state, context.tenant_id, Meter::MemoryItems).await?;
     let memory = NewMemory {
         agent_id,
         kind: body.kind,

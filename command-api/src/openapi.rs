@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys, invocations, memories, tools, webhooks};
+use crate::{AppState, agents, api_keys, billing, invocations, memories, tools, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ use crate::{AppState, agents, api_keys, invocations, memories, tools, webhooks};
         (name = "memories", description = "An agent's memories: recorded, revised, forgotten for good (scope `memory:write`)"),
         (name = "tools", description = "Tools agents call, in numbered versions, and requests to call them (scopes `tools:write`, `tools:invoke`)"),
         (name = "webhooks", description = "Webhook subscriptions of the caller's tenant and redelivery (scope `admin`)"),
+        (name = "billing", description = "The caller's billing account: credits, quotas, invoices (scope `billing:write`). Usage is recorded from the events that cause it; a command that would consume a meter whose quota is used up answers 402 `quota-exceeded`."),
     )
 )]
 struct ApiDoc;
@@ -48,6 +49,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::resume_webhook))
         .routes(routes!(webhooks::delete_webhook))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(billing::grant_credits))
+        .routes(routes!(billing::set_quota, billing::remove_quota))
+        .routes(routes!(billing::close_period))
 }
 
 /// The command API's OpenAPI document.

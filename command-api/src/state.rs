@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use domain::agent::Agent;
 use domain::api_key::ApiKey;
+use domain::billing::BillingAccount;
 use domain::memory::Memory;
 use domain::tool::Tool;
 use domain::tool_invocation::ToolInvocation;
@@ -22,8 +23,13 @@ pub struct AppState {
     pub tools: Arc<CommandBus<Tool>>,
     pub tool_invocations: Arc<CommandBus<ToolInvocation>>,
     pub webhooks: Arc<CommandBus<WebhookSubscription>>,
+    pub billing: Arc<CommandBus<BillingAccount>>,
     pub authenticator: Authenticator,
-    /// The event store's database: data keys that seal content, the webhook delivery log.
+    /// The hot billing hashes (Redis and key prefix) that quota checks read; without
+    /// them nothing is refused for being over quota.
+    pub allowances: Option<(redis::aio::ConnectionManager, String)>,
+    /// The event store's database: data keys that seal content, the webhook delivery log,
+    /// what a replayed command must read back from its events.
     pub pool: PgPool,
 }
 
@@ -44,8 +50,10 @@ impl AppState {
                 waker.clone(),
             )),
             tool_invocations: Arc::new(CommandBus::new(pool.clone(), schemas, waker.clone())),
-            webhooks: Arc::new(CommandBus::new(pool.clone(), (), waker)),
+            webhooks: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
+            billing: Arc::new(CommandBus::new(pool.clone(), (), waker)),
             authenticator: Authenticator::new(pool.clone()),
+            allowances: None,
             pool,
         }
     }
@@ -53,6 +61,12 @@ impl AppState {
     /// Looks keys up in the Redis key cache under `prefix` before the store.
     pub fn with_key_cache(mut self, redis: redis::aio::ConnectionManager, prefix: String) -> Self {
         self.authenticator = self.authenticator.with_cache(redis, prefix);
+        self
+    }
+
+    /// Checks quotas against the hot billing hashes in Redis under `prefix`.
+    pub fn with_allowances(mut self, redis: redis::aio::ConnectionManager, prefix: String) -> Self {
+        self.allowances = Some((redis, prefix));
         self
     }
 }

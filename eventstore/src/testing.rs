@@ -7,6 +7,10 @@ use uuid::Uuid;
 
 use crate::{Namespace, database};
 
+mod foreign_events;
+
+pub use foreign_events::{append_foreign_event, memory_recorded, tool_invocation_succeeded};
+
 /// Where the services are; the same variables the platform reads.
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL")

@@ -31,5 +31,6 @@ pub async fn ensure_postgres_tables(pool: &PgPool) -> Result<(), ProjectionError
     WebhooksProjection::new(pool.clone(), WebhooksModel)
         .ensure_tables()
         .await?;
+    crate::billing::ensure_tables(pool).await?;
     Ok(())
 }

@@ -13,6 +13,9 @@ pub enum ProjectionError {
     Json(#[from] serde_json::Error),
     #[error("nats: {0}")]
     Nats(String),
+    /// A reactor's command failed for a reason that retrying the batch may cure.
+    #[error("command: {0}")]
+    Command(String),
     /// An event would skip a version of its aggregate: an earlier event of it has not been
     /// applied. The batch is refused (and retried) rather than applied out of order.
     #[error(

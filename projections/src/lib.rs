@@ -2,12 +2,16 @@
 //! a time (a Postgres advisory lock), each building a read model exactly once in effect —
 //! in Postgres (read model and checkpoint in one transaction) or in Redis (one Lua script
 //! per event, guarded by a per-key version) — and the read queries the query API serves
-//! from those models.
+//! from those models. Reactors use the same runner to turn events into commands
+//! (`billing_reactor`).
 
 pub mod agents;
 pub mod agents_redis;
 pub mod api_keys;
 pub mod api_keys_redis;
+pub mod billing;
+pub mod billing_reactor;
+pub mod billing_redis;
 pub mod catalog;
 pub mod checkpoint;
 pub mod decode;

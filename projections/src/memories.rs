@@ -97,7 +97,7 @@ impl PgModel for MemoriesModel {
         event: &CloudEvent,
     ) -> Result<(), ProjectionError> {
         let (id, version) = id_and_version(event)?;
-        let memory_event: MemoryEvent = serde_json::from_value(event.tagged_payload())?;
+        let memory_event: MemoryEvent = crate::decode::domain_event(event)?;
         let keys = match sealed_content(&memory_event) {
             Some(sealed) => find_data_keys(&mut *conn, &[sealed.key_id]).await?,
             None => DataKeys::default(),

@@ -70,7 +70,7 @@ impl RedisModel for MemoryCache {
     }
 
     fn sealed_with(&self, event: &CloudEvent) -> Result<Option<Uuid>, ProjectionError> {
-        let memory_event: MemoryEvent = serde_json::from_value(event.tagged_payload())?;
+        let memory_event: MemoryEvent = crate::decode::domain_event(event)?;
         Ok(sealed_content(&memory_event).map(|sealed| sealed.key_id))
     }
 
@@ -81,7 +81,7 @@ impl RedisModel for MemoryCache {
         keys: &DataKeys,
     ) -> Result<RedisChanges, ProjectionError> {
         let (id, _) = id_and_version(event)?;
-        let memory_event: MemoryEvent = serde_json::from_value(event.tagged_payload())?;
+        let memory_event: MemoryEvent = crate::decode::domain_event(event)?;
         let member = id.to_string();
         Ok(match memory_event {
             MemoryEvent::MemoryRecorded(recorded) => {

@@ -50,6 +50,16 @@ if event_version > 0 then
         redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -1 - tonumber(a))
       elseif kind == 'HDEL' then
         redis.call('HDEL', KEYS[i], a)
+      elseif kind == 'HSET' then
+        redis.call('HSET', KEYS[i], a, b)
+      elseif kind == 'HINCRBY' then
+        redis.call('HINCRBY', KEYS[i], a, b)
+      elseif kind == 'HPRUNE' then
+        for _, field in ipairs(redis.call('HKEYS', KEYS[i])) do
+          if string.sub(field, 1, #a) == a and field < b then
+            redis.call('HDEL', KEYS[i], field)
+          end
+        end
       end
     end
     applied = 1
@@ -86,6 +96,23 @@ pub enum ExtraOp {
     ZCap { key: String, keep: usize },
     /// `HDEL key field` on another hash.
     HDel { key: String, field: String },
+    /// `HSET key field value`, for a field whose name is not fixed (the aggregate's own
+    /// hash may be `key`).
+    HSet {
+        key: String,
+        field: String,
+        value: String,
+    },
+    /// `HINCRBY key field by`: a counter, incremented once per event because the whole
+    /// script applies once.
+    HIncrBy { key: String, field: String, by: i64 },
+    /// Deletes the fields of hash `key` that start with `prefix` and sort before `below`:
+    /// counters of periods that have passed.
+    HPrune {
+        key: String,
+        prefix: String,
+        below: String,
+    },
 }
 
 impl ExtraOp {
@@ -96,7 +123,10 @@ impl ExtraOp {
             | Self::ZAdd { key, .. }
             | Self::ZRem { key, .. }
             | Self::ZCap { key, .. }
-            | Self::HDel { key, .. } => key,
+            | Self::HDel { key, .. }
+            | Self::HSet { key, .. }
+            | Self::HIncrBy { key, .. }
+            | Self::HPrune { key, .. } => key,
         }
     }
 
@@ -108,6 +138,9 @@ impl ExtraOp {
             Self::ZRem { member, .. } => ["ZREM".into(), String::new(), member.clone()],
             Self::ZCap { keep, .. } => ["ZCAP".into(), keep.to_string(), String::new()],
             Self::HDel { field, .. } => ["HDEL".into(), field.clone(), String::new()],
+            Self::HSet { field, value, .. } => ["HSET".into(), field.clone(), value.clone()],
+            Self::HIncrBy { field, by, .. } => ["HINCRBY".into(), field.clone(), by.to_string()],
+            Self::HPrune { prefix, below, .. } => ["HPRUNE".into(), prefix.clone(), below.clone()],
         }
     }
 }

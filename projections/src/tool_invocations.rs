@@ -144,7 +144,7 @@ impl PgModel for ToolInvocationsModel {
         event: &CloudEvent,
     ) -> Result<(), ProjectionError> {
         let (id, version) = id_and_version(event)?;
-        let invocation_event: ToolInvocationEvent = serde_json::from_value(event.tagged_payload())?;
+        let invocation_event: ToolInvocationEvent = crate::decode::domain_event(event)?;
         let update = match invocation_event {
             ToolInvocationEvent::InvocationRequested(requested) => {
                 sqlx::query(

@@ -144,7 +144,7 @@ impl PgModel for ToolsModel {
         event: &CloudEvent,
     ) -> Result<(), ProjectionError> {
         let (id, version) = id_and_version(event)?;
-        let tool_event: ToolEvent = serde_json::from_value(event.tagged_payload())?;
+        let tool_event: ToolEvent = crate::decode::domain_event(event)?;
         match tool_event {
             ToolEvent::ToolRegistered(registered) => {
                 let first = &registered.version;

@@ -20,6 +20,10 @@ pub fn version_table(aggregate_type: &str) -> Option<&'static str> {
         domain::webhook::WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE => {
             Some(crate::webhooks::WEBHOOKS_TABLE)
         }
+        // One row per account, keyed by the tenant id (the account's aggregate id).
+        domain::billing::BILLING_ACCOUNT_AGGREGATE_TYPE => {
+            Some(crate::billing::BILLING_ACCOUNT_TABLE)
+        }
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod billing;
 pub mod consistency;
 pub mod events;
 pub mod invocations;

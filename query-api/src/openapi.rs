@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::memories::{self, recall};
-use crate::{AppState, agents, api_keys, events, invocations, tools, webhooks};
+use crate::{AppState, agents, api_keys, billing, events, invocations, tools, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,7 @@ use crate::{AppState, agents, api_keys, events, invocations, tools, webhooks};
         (name = "tools", description = "Tools with all their versions, and tool invocations with their outcomes (scope `tools:read`)"),
         (name = "events", description = "The tenant's events as Server-Sent Events (scope `audit:read`)"),
         (name = "webhooks", description = "Webhook subscriptions and their delivery logs (scope `admin`)"),
+        (name = "billing", description = "The caller's billing account, usage, invoices and ledger (scope `billing:read`). Money is in integer micro-units."),
     )
 )]
 struct ApiDoc;
@@ -48,6 +49,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook))
         .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(billing::get_account))
+        .routes(routes!(billing::get_usage))
+        .routes(routes!(billing::list_invoices))
+        .routes(routes!(billing::get_invoice))
+        .routes(routes!(billing::get_ledger))
 }
 
 /// The query API's OpenAPI document.

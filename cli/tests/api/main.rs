@@ -4,6 +4,9 @@
 mod api_keys;
 mod bad_input;
 mod bad_queries;
+mod billing;
+mod billing_bad_input;
+mod billing_gate;
 mod concurrency;
 mod consistency;
 mod events_stream;

@@ -235,3 +235,40 @@ async fn a_tool_executor_process_carries_out_calls_and_stops_on_sigterm() {
     terminate(executor).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_billing_reactor_runs_as_its_own_role_and_stops_on_sigterm() {
+    let env = TestEnv::new().await;
+    let (otlp, _) = otlp_receiver().await;
+    let client = reqwest::Client::new();
+    let relay = spawn_role(&env, "relay", free_port(), &otlp);
+    let reactor = spawn_role(&env, "billing-reactor", free_port(), &otlp);
+    for role in [&relay, &reactor] {
+        wait_ready(&client, role).await;
+    }
+    let tenant = uuid::Uuid::now_v7();
+    let cause =
+        eventstore::testing::memory_recorded(&env.pool, tenant, None, chrono::Utc::now()).await;
+    let pool = &env.pool;
+    crate::helpers::eventually("the reactor to record the usage", async || {
+        (!recorded_usage_keys(pool).await.is_empty()).then_some(())
+    })
+    .await;
+    for role in [reactor, relay] {
+        terminate(role).await;
+    }
+    let keys = recorded_usage_keys(&env.pool).await;
+    assert_eq!(keys, [cause.to_string()]);
+    env.cleanup().await;
+}
+
+/// The idempotency keys of every usage recorded so far.
+async fn recorded_usage_keys(pool: &sqlx::PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT payload -> 'UsageRecorded' ->> 'idempotency_key' FROM events
+          WHERE event_type = 'UsageRecorded'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("usage")
+}

@@ -3,6 +3,9 @@
 
 mod agents_pg;
 mod agents_redis;
+mod billing_models;
+mod billing_reactor;
+mod billing_support;
 mod driving;
 mod gaps;
 mod helpers;
