@@ -222,6 +222,24 @@ pg_ensure_trust() {
   done
 }
 
+# The test suite runs many platforms side by side, each with a pool, a relay connection
+# and a lock session: the default of 100 connections is too few.
+PG_MIN_CONNECTIONS=400
+
+pg_ensure_capacity() {
+  local version current
+  version="$(pg_cluster_version)"
+  [[ -n "$version" ]] && command -v pg_conftool >/dev/null 2>&1 || return 0
+  # Read from the configuration, not a connection: a server out of connections is the
+  # very case this is for.
+  current="$(as_root pg_conftool -s "$version" "$PG_CLUSTER" show max_connections 2>/dev/null || echo 100)"
+  ((current >= PG_MIN_CONNECTIONS)) && return 0
+  log "postgres: raising max_connections from $current to $PG_MIN_CONNECTIONS (restart)"
+  as_root pg_conftool "$version" "$PG_CLUSTER" set max_connections "$PG_MIN_CONNECTIONS" >&2
+  pg_ctl_cluster "$version" restart >&2
+  wait_for postgres pg_up || die "postgres: not back after the restart"
+}
+
 ensure_postgres() {
   if skipped postgres; then
     echo "postgres: skipped (external)"
@@ -230,6 +248,7 @@ ensure_postgres() {
   if ! pg_up; then
     pg_start
   fi
+  pg_ensure_capacity
   pg_ensure_trust
   echo "postgres: up"
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use eventstore::leader::LockSession;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
 use eventstore::{CommandBus, Relay, RelayWaker, database};
@@ -137,7 +138,7 @@ impl Platform {
         let context = RunContext {
             jetstream: jetstream.clone(),
             namespace: config.namespace.clone(),
-            pool: pool.clone(),
+            locks: LockSession::new(pool.clone()),
         };
         if Role::Projector.in_set(roles) {
             let redis = redis.clone().context("projector needs Redis")?;
@@ -223,8 +224,9 @@ impl Platform {
             context.namespace.clone(),
             RunnerConfig::default(),
         )
-        // Leadership of every projection, Redis ones included, is a Postgres lock.
-        .with_leader_lock(context.pool.clone());
+        // Leadership of every projection, Redis ones included, is a Postgres lock, held
+        // in the one lock session the process's projectors share.
+        .with_lock_session(context.locks.clone());
         let token = self.shutdown.clone();
         self.tasks
             .spawn(async move { Ok(runner.run(token).await?) });
@@ -315,7 +317,7 @@ fn tool_executor(
 struct RunContext {
     jetstream: async_nats::jetstream::Context,
     namespace: eventstore::Namespace,
-    pool: sqlx::PgPool,
+    locks: Arc<LockSession>,
 }
 
 /// Creates the configured database if the server does not have it yet.

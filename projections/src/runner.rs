@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::ProjectionError;
-use eventstore::leader::{LeaderLock, STANDBY_RETRY};
+use eventstore::leader::{LockSession, STANDBY_RETRY, SessionLock};
 
 /// One event as the consumer delivered it.
 #[derive(Debug, Clone)]
@@ -62,7 +62,7 @@ pub struct ProjectionRunner<P> {
     jetstream: jetstream::Context,
     namespace: Namespace,
     config: RunnerConfig,
-    leader_pool: Option<PgPool>,
+    leaders: Option<Arc<LockSession>>,
 }
 
 impl<P: Projection> ProjectionRunner<P> {
@@ -78,7 +78,7 @@ impl<P: Projection> ProjectionRunner<P> {
             jetstream,
             namespace,
             config,
-            leader_pool: None,
+            leaders: None,
         }
     }
 
@@ -87,8 +87,14 @@ impl<P: Projection> ProjectionRunner<P> {
     /// standby while another instance holds it. Required wherever more than one instance
     /// may run: two consumers of one durable consumer commit batches out of order, and the
     /// checkpoint, a high-water mark, then passes events that were never applied.
-    pub fn with_leader_lock(mut self, pool: PgPool) -> Self {
-        self.leader_pool = Some(pool);
+    pub fn with_leader_lock(self, pool: PgPool) -> Self {
+        self.with_lock_session(LockSession::new(pool))
+    }
+
+    /// Like [`with_leader_lock`](Self::with_leader_lock), holding the lock in `session`,
+    /// which the other projectors of the process share: one connection for all of them.
+    pub fn with_lock_session(mut self, session: Arc<LockSession>) -> Self {
+        self.leaders = Some(session);
         self
     }
 
@@ -106,7 +112,7 @@ impl<P: Projection> ProjectionRunner<P> {
     /// it when the lock's connection fails.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ProjectionError> {
         let projection = self.projection.name();
-        if self.leader_pool.is_none() {
+        if self.leaders.is_none() {
             tracing::warn!(
                 projection,
                 "projector runs without a leader lock: no other instance may run"
@@ -115,12 +121,12 @@ impl<P: Projection> ProjectionRunner<P> {
         let lock_name = self.leader_lock_name();
         let mut leader = None;
         loop {
-            if let Some(pool) = &self.leader_pool
+            if let Some(session) = &self.leaders
                 && leader.is_none()
             {
                 let acquired = tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
-                    acquired = LeaderLock::acquire(pool, &lock_name) => acquired,
+                    acquired = session.acquire(&lock_name) => acquired,
                 };
                 match acquired {
                     Ok(lock) => {
@@ -163,7 +169,7 @@ impl<P: Projection> ProjectionRunner<P> {
     async fn run_consumer(
         &self,
         shutdown: &CancellationToken,
-        mut leader: Option<&mut LeaderLock>,
+        mut leader: Option<&mut SessionLock>,
     ) -> Result<(), ProjectionError> {
         let consumer = self.consumer().await?;
         let mut messages = consumer
@@ -360,7 +366,7 @@ pub fn event_span(projection: &str, event: &CloudEvent) -> tracing::Span {
 const LEADER_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// Fails with `LeadershipLost` once the lock's session is gone.
-async fn confirm(lock: &mut LeaderLock) -> Result<(), ProjectionError> {
+async fn confirm(lock: &mut SessionLock) -> Result<(), ProjectionError> {
     lock.confirm()
         .await
         .map_err(|err| ProjectionError::LeadershipLost(err.to_string()))

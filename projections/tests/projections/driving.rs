@@ -159,7 +159,7 @@ impl RunningProjector {
         Self::start(runner(projection, env).with_leader_lock(env.pool.clone()))
     }
 
-    fn start<P: Projection>(runner: ProjectionRunner<P>) -> Self {
+    pub fn start<P: Projection>(runner: ProjectionRunner<P>) -> Self {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move { runner.run(token).await });

@@ -154,3 +154,76 @@ async fn a_projector_whose_lock_session_ends_applies_nothing_until_it_leads_agai
     assert_eq!(projection.applied.load(Ordering::SeqCst), 10);
     env.cleanup().await;
 }
+
+/// The backends holding the advisory lock called `name`.
+async fn lock_holders(env: &TestEnv, name: &str) -> Vec<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objsubid = 1
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND (classid::int8 << 32) | objid::int8 = hashtextextended($1, 0)",
+    )
+    .bind(name)
+    .fetch_all(&env.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn projectors_sharing_a_lock_session_hold_their_locks_in_one_connection_and_recover_together()
+{
+    let env = TestEnv::new().await;
+    let commands = Commands::new(&env);
+    let mut publisher = Publisher::new(&env).await;
+    let tenant = Uuid::now_v7();
+    let session = eventstore::leader::LockSession::new(env.pool.clone());
+    let postgres = counted(&env);
+    let hot = Arc::new(projections::AgentsRedisProjection::agents(
+        env.redis().await,
+        env.redis_prefix.clone(),
+    ));
+    let postgres_lock = runner(postgres.clone(), &env).leader_lock_name();
+    let hot_lock = runner(hot.clone(), &env).leader_lock_name();
+    let first =
+        RunningProjector::start(runner(postgres.clone(), &env).with_lock_session(session.clone()));
+    let second = RunningProjector::start(runner(hot.clone(), &env).with_lock_session(session));
+    let last = create_agents(&commands, &mut publisher, tenant, 5).await;
+    wait_for_checkpoint(&env, last).await;
+
+    // Both locks are held by one and the same backend,
+    let (env_ref, postgres_name, hot_name) = (&env, &postgres_lock, &hot_lock);
+    eventually("both projectors to lead", || async move {
+        let a = lock_holders(env_ref, postgres_name).await;
+        a.len() == 1 && a == lock_holders(env_ref, hot_name).await
+    })
+    .await;
+    let holders = lock_holders(&env, &postgres_lock).await;
+    // and when that session ends, both lead again through a new one and catch up.
+    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(holders[0])
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert!(terminated);
+    let last = create_agents(&commands, &mut publisher, tenant, 5).await;
+    wait_for_checkpoint(&env, last).await;
+    let redis = env.redis().await;
+    let hot_checkpoint = format!("{}:checkpoint:agents_redis", env.redis_prefix);
+    let (redis_ref, key) = (&redis, &hot_checkpoint);
+    eventually("the hot projection to catch up", || async move {
+        let mut redis = redis_ref.clone();
+        let at: Option<u64> = redis::AsyncCommands::get(&mut redis, key)
+            .await
+            .unwrap_or(None);
+        at == Some(last)
+    })
+    .await;
+    let renewed = lock_holders(&env, &postgres_lock).await;
+    assert_eq!(renewed.len(), 1);
+    assert_ne!(renewed, holders, "a new session holds the locks");
+    assert_eq!(lock_holders(&env, &hot_lock).await, renewed);
+    first.stop().await;
+    second.stop().await;
+    assert_eq!(all_rows(&env.pool).await.len(), 10);
+    env.cleanup().await;
+}
