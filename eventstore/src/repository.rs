@@ -18,7 +18,8 @@ use crate::StoreError;
 use crate::alongside::Alongside;
 use crate::metadata::{CommandContext, IdempotencyClaim, keys};
 
-const INSERT_EVENTS: &str = "
+/// The one statement that appends a command's events (one array per column).
+pub const INSERT_EVENTS: &str = "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
                     payload, metadata, event_id, tenant_id, occurred_at)
 SELECT t.aggregate_type, t.aggregate_id, t.sequence, t.event_type, t.event_version,
