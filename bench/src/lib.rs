@@ -3,6 +3,7 @@
 //! beside a raw baseline measured in the same run (see BENCHMARKS.md). Not a test: it
 //! runs only when asked to (`agentos-bench`).
 
+pub mod cpu;
 pub mod figures;
 pub mod http;
 pub mod load;

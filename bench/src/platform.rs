@@ -108,6 +108,14 @@ impl RunningPlatform {
         Ok(platform)
     }
 
+    /// The process id of `role`.
+    pub fn pid(&self, role: &str) -> Option<u32> {
+        self.roles
+            .iter()
+            .find(|r| r.role == role)
+            .map(|r| r.child.id())
+    }
+
     /// Peak and current RSS of each role.
     pub fn memory(&self) -> Vec<(&'static str, Memory)> {
         self.roles

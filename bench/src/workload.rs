@@ -29,6 +29,8 @@ pub struct Outcome {
     pub succeeded: u64,
     pub failed: u64,
     pub seconds: f64,
+    /// Successful operations including the warm-up (what CPU time is divided by).
+    pub all_succeeded: u64,
     /// Microseconds per successful operation.
     pub latency: Histogram<u64>,
 }
@@ -42,6 +44,7 @@ impl Outcome {
     fn merge(&mut self, other: Self) {
         self.succeeded += other.succeeded;
         self.failed += other.failed;
+        self.all_succeeded += other.all_succeeded;
         self.latency.add(other.latency).ok();
     }
 
@@ -49,6 +52,7 @@ impl Outcome {
         Self {
             succeeded: 0,
             failed: 0,
+            all_succeeded: 0,
             seconds,
             latency: latency_histogram(),
         }
@@ -66,8 +70,8 @@ impl Outcome {
 }
 
 /// Each worker runs back to back; operations that start after the warm-up and end within
-/// the measured time are counted.
-pub async fn closed_loop<W: Worker>(workers: Vec<W>, phase: Phase) -> Outcome {
+/// the measured time are counted. The workers come back (with their connections open).
+pub async fn closed_loop<W: Worker>(workers: Vec<W>, phase: Phase) -> (Outcome, Vec<W>) {
     let start = Instant::now();
     let counted_from = start + phase.warmup;
     let end = counted_from + phase.measure;
@@ -83,26 +87,21 @@ pub async fn closed_loop<W: Worker>(workers: Vec<W>, phase: Phase) -> Outcome {
                     }
                     let ok = worker.step().await;
                     let done = Instant::now();
+                    outcome.all_succeeded += u64::from(ok);
                     if began >= counted_from && done <= end {
                         outcome.record(ok, done - began);
                     }
                 }
-                outcome
+                (outcome, worker)
             })
         })
         .collect();
-    let mut total = Outcome::empty(phase.measure.as_secs_f64());
-    for task in tasks {
-        if let Ok(outcome) = task.await {
-            total.merge(outcome);
-        }
-    }
-    total
+    collect(tasks, phase).await
 }
 
 /// Operations are due at `rate` per second and taken by whichever worker is free; each
 /// one's latency runs from when it was due. Counted: those due after the warm-up.
-pub async fn open_loop<W: Worker>(workers: Vec<W>, rate: f64, phase: Phase) -> Outcome {
+pub async fn open_loop<W: Worker>(workers: Vec<W>, rate: f64, phase: Phase) -> (Outcome, Vec<W>) {
     let (due_tx, due_rx) = mpsc::channel::<Instant>(1 << 20);
     let due_rx = Arc::new(Mutex::new(due_rx));
     let start = Instant::now();
@@ -119,11 +118,12 @@ pub async fn open_loop<W: Worker>(workers: Vec<W>, rate: f64, phase: Phase) -> O
                         break;
                     };
                     let ok = worker.step().await;
+                    outcome.all_succeeded += u64::from(ok);
                     if due >= counted_from {
                         outcome.record(ok, due.elapsed());
                     }
                 }
-                outcome
+                (outcome, worker)
             })
         })
         .collect();
@@ -141,11 +141,20 @@ pub async fn open_loop<W: Worker>(workers: Vec<W>, rate: f64, phase: Phase) -> O
         }
     }
     drop(due_tx);
+    collect(tasks, phase).await
+}
+
+async fn collect<W: Worker>(
+    tasks: Vec<tokio::task::JoinHandle<(Outcome, W)>>,
+    phase: Phase,
+) -> (Outcome, Vec<W>) {
     let mut total = Outcome::empty(phase.measure.as_secs_f64());
+    let mut workers = Vec::with_capacity(tasks.len());
     for task in tasks {
-        if let Ok(outcome) = task.await {
+        if let Ok((outcome, worker)) = task.await {
             total.merge(outcome);
+            workers.push(worker);
         }
     }
-    total
+    (total, workers)
 }

@@ -6,14 +6,16 @@ use bytes::Bytes;
 use domain::agent::AGENT_AGGREGATE_TYPE;
 use eventstore::database;
 use eventstore::repository::INSERT_EVENTS;
+use eventstore::testing::TestEnv;
 use hdrhistogram::Histogram;
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::XorShift;
+use crate::cpu::{CpuSnapshot, backends_of};
 use crate::http::HttpConnection;
 use crate::platform::RunningPlatform;
 use crate::rows::agent_event;
@@ -197,6 +199,27 @@ pub struct LagOutcome {
     pub lag: Histogram<u64>,
     /// Each poll's own round trip, in µs: the floor of what the lag can show.
     pub polls: Histogram<u64>,
+    /// The longest any write transaction on the server stayed open meanwhile, in ms: the
+    /// relay reads below the cluster-wide xmin, so anyone's open transaction holds it back.
+    pub longest_write_transaction_ms: f64,
+}
+
+/// Samples, until `stop`, how long the oldest open write transaction on the server has
+/// been open; the longest seen, in ms.
+async fn longest_write_transaction(pool: PgPool, stop: tokio_util::sync::CancellationToken) -> f64 {
+    let mut longest: f64 = 0.0;
+    while !stop.is_cancelled() {
+        let oldest: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM max(now() - xact_start))::float8 * 1000
+               FROM pg_stat_activity WHERE backend_xid IS NOT NULL",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_default();
+        longest = longest.max(oldest.unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    longest
 }
 
 /// Commands at a fixed `rate`; for a sample of the accepted ones, the time from the 2xx
@@ -258,7 +281,12 @@ pub async fn read_model_lag(
         })
         .collect();
     drop(written_tx);
-    let commands = open_loop(workers, rate, phase).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sampler = tokio::spawn(longest_write_transaction(
+        platform.env.pool.clone(),
+        stop.clone(),
+    ));
+    let (commands, _) = open_loop(workers, rate, phase).await;
     let (mut lag, mut polls) = (latency_histogram(), latency_histogram());
     for checker in checkers {
         if let Ok((checker_lag, checker_polls)) = checker.await {
@@ -266,26 +294,81 @@ pub async fn read_model_lag(
             polls.add(checker_polls).ok();
         }
     }
+    stop.cancel();
     Ok(LagOutcome {
         commands,
         lag,
         polls,
+        longest_write_transaction_ms: sampler.await.unwrap_or_default(),
     })
+}
+
+/// Raw appends and commands at one concurrency, each with the CPU it took.
+#[derive(Debug)]
+pub struct AppendOutcome {
+    pub raw: Outcome,
+    /// CPU µs per raw append: the appending process and its backends.
+    pub raw_cpu_us: f64,
+    pub commands: Outcome,
+    /// CPU µs per command: the command API process and its backends.
+    pub command_cpu_us: f64,
 }
 
 /// Raw appends at `raw_n` connections, then commands at `n` clients.
 pub async fn append_and_commands(
     platform: &RunningPlatform,
-    raw_database_url: &str,
+    raw_env: &TestEnv,
     n: usize,
     raw_n: usize,
     phase: Phase,
-) -> anyhow::Result<(Outcome, Outcome)> {
-    let raw = closed_loop(
-        RawAppend::connect_many(raw_database_url, raw_n).await?,
-        phase,
-    )
-    .await;
-    let commands = closed_loop(CommandClient::connect_many(platform, n).await?, phase).await;
-    Ok((raw, commands))
+) -> anyhow::Result<AppendOutcome> {
+    let appenders = RawAppend::connect_many(&raw_env.database_url, raw_n).await?;
+    let raw_cpu = Account::start(&raw_env.pool, &raw_env.database_name, std::process::id()).await;
+    let (raw, appenders) = closed_loop(appenders, phase).await;
+    let raw_cpu_us = raw_cpu.per_operation_us(raw.all_succeeded).await;
+    drop(appenders);
+
+    let clients = CommandClient::connect_many(platform, n).await?;
+    let command_api = platform.pid("command-api").unwrap_or_default();
+    let command_cpu =
+        Account::start(&platform.env.pool, &platform.env.database_name, command_api).await;
+    let (commands, _) = closed_loop(clients, phase).await;
+    let command_cpu_us = command_cpu.per_operation_us(commands.all_succeeded).await;
+    Ok(AppendOutcome {
+        raw,
+        raw_cpu_us,
+        commands,
+        command_cpu_us,
+    })
+}
+
+/// CPU of one process and its backends, from when it was started.
+struct Account<'a> {
+    pool: &'a PgPool,
+    database: &'a str,
+    pid: u32,
+    start: CpuSnapshot,
+}
+
+impl<'a> Account<'a> {
+    async fn start(pool: &'a PgPool, database: &'a str, pid: u32) -> Self {
+        Self {
+            start: Self::snapshot(pool, database, pid).await,
+            pool,
+            database,
+            pid,
+        }
+    }
+
+    async fn snapshot(pool: &PgPool, database: &str, pid: u32) -> CpuSnapshot {
+        let mut pids = backends_of(pool, database, pid).await;
+        pids.push(pid);
+        CpuSnapshot::of(pids)
+    }
+
+    /// CPU µs since the start per one of `operations`.
+    async fn per_operation_us(self, operations: u64) -> f64 {
+        let end = Self::snapshot(self.pool, self.database, self.pid).await;
+        self.start.seconds_until(&end) * 1e6 / operations.max(1) as f64
+    }
 }

@@ -111,16 +111,13 @@ pub async fn query_api(
             })
             .collect()
     };
-    let raw_max = closed_loop(raw_workers(), phase).await;
-    let raw_fixed = open_loop(raw_workers(), rate, phase).await;
+    let (raw_max, _) = closed_loop(raw_workers(), phase).await;
+    let (raw_fixed, _) = open_loop(raw_workers(), rate, phase).await;
     pool.close().await;
-    let api_max = closed_loop(QueryClient::connect_many(platform, ids, n).await?, phase).await;
-    let api_fixed = open_loop(
-        QueryClient::connect_many(platform, ids, n).await?,
-        rate,
-        phase,
-    )
-    .await;
+    let clients = QueryClient::connect_many(platform, ids, n).await?;
+    let (api_max, _) = closed_loop(clients, phase).await;
+    let clients = QueryClient::connect_many(platform, ids, n).await?;
+    let (api_fixed, _) = open_loop(clients, rate, phase).await;
     Ok(QueryOutcome {
         raw_max,
         api_max,
