@@ -178,7 +178,7 @@ impl Worker for LagCommandClient {
             return false;
         };
         self.count += 1;
-        if self.count % self.every == 0 {
+        if self.count.is_multiple_of(self.every) {
             let written = Written {
                 id,
                 version,
