@@ -10,6 +10,7 @@ use domain::agent::{
     AGENT_AGGREGATE_TYPE, AgentConfig, AgentConfigUpdated, AgentCreated, AgentEvent, ModelConfig,
 };
 use eventstore::CommandContext;
+use projections::rebuild::copy_text::escape;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -100,23 +101,10 @@ impl EventRow {
             self.aggregate_id, self.sequence, self.event_type
         )
         .ok();
-        escape_copy_text(&self.payload, out);
+        escape(&self.payload, out);
         out.push('\t');
-        escape_copy_text(&self.metadata, out);
+        escape(&self.metadata, out);
         writeln!(out, "\t{}\t{}\t{time}", self.event_id, self.tenant_id).ok();
-    }
-}
-
-/// COPY's text format gives backslash, tab, newline and carriage return a meaning.
-pub fn escape_copy_text(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
     }
 }
 
@@ -167,13 +155,6 @@ pub async fn copy_in(pool: &PgPool, rows: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copy_text_escapes_its_special_characters() {
-        let mut out = String::new();
-        escape_copy_text("a\\b\tc\nd\re", &mut out);
-        assert_eq!(out, "a\\\\b\\tc\\nd\\re");
-    }
 
     #[test]
     fn rows_carry_real_agent_events_in_ten_columns() {

@@ -142,7 +142,6 @@ impl EventRepository {
         for event in events {
             columns.push(event, facts)?;
         }
-        let version = i64::try_from(last.sequence).unwrap_or(i64::MAX);
         match (&facts.idempotency, alongside.is_empty()) {
             (None, true) => {
                 columns
@@ -151,15 +150,8 @@ impl EventRepository {
                     .await?;
             }
             (Some(claim), true) => {
-                columns
-                    .bind(sqlx::query(INSERT_EVENTS_AND_IDEMPOTENCY_KEY))
-                    .bind(facts.tenant_id)
-                    .bind(&claim.key)
-                    .bind(&claim.request_hash)
-                    .bind(&last.aggregate_type)
-                    .bind(&last.aggregate_id)
-                    .bind(version)
-                    .bind(i16::try_from(claim.status_code).unwrap_or(200))
+                let query = columns.bind(sqlx::query(INSERT_EVENTS_AND_IDEMPOTENCY_KEY));
+                bind_idempotency_record(query, facts.tenant_id, claim, last)
                     .execute(&self.pool)
                     .await?;
             }
@@ -170,14 +162,8 @@ impl EventRepository {
                     .execute(&mut *tx)
                     .await?;
                 if let Some(claim) = idempotency {
-                    sqlx::query(INSERT_IDEMPOTENCY_KEY)
-                        .bind(facts.tenant_id)
-                        .bind(&claim.key)
-                        .bind(&claim.request_hash)
-                        .bind(&last.aggregate_type)
-                        .bind(&last.aggregate_id)
-                        .bind(version)
-                        .bind(i16::try_from(claim.status_code).unwrap_or(200))
+                    let query = sqlx::query(INSERT_IDEMPOTENCY_KEY);
+                    bind_idempotency_record(query, facts.tenant_id, claim, last)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -189,6 +175,24 @@ impl EventRepository {
         }
         Ok(())
     }
+}
+
+/// Binds the idempotency record's seven columns as the next parameters: the key, what
+/// the request was, and the aggregate version its last event reached.
+fn bind_idempotency_record<'q>(
+    query: PgQuery<'q>,
+    tenant_id: Uuid,
+    claim: &'q IdempotencyClaim,
+    last: &'q SerializedEvent,
+) -> PgQuery<'q> {
+    query
+        .bind(tenant_id)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(&last.aggregate_type)
+        .bind(&last.aggregate_id)
+        .bind(i64::try_from(last.sequence).unwrap_or(i64::MAX))
+        .bind(i16::try_from(claim.status_code).unwrap_or(200))
 }
 
 async fn write_alongside(

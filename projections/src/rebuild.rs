@@ -1,6 +1,6 @@
 //! Rebuilding the `agents` read model from the event store while the old table serves.
 
-mod copy_text;
+pub mod copy_text;
 mod fold;
 
 use std::time::Instant;
