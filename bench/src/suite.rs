@@ -60,6 +60,7 @@ async fn platform_figures(
         let (mut raw_runs, mut command_runs) = (Runs::default(), Runs::default());
         let (mut raw_cpu, mut command_cpu) = (Runs::default(), Runs::default());
         let (mut latency, mut failed) = (latency_histogram(), 0);
+        let mut fewest_connections = raw_n;
         let meter = CpuMeter::start();
         for _ in 0..settings.runs {
             let outcome =
@@ -70,7 +71,9 @@ async fn platform_figures(
             command_cpu.0.push(outcome.command_cpu_us);
             latency.add(&outcome.commands.latency).ok();
             failed += outcome.commands.failed;
+            fewest_connections = fewest_connections.min(outcome.raw_connections);
         }
+        let raw_n = fewest_connections;
         let load = meter.finish();
         best_command_rate = best_command_rate.max(command_runs.median());
         let mut note = format!("{failed} commands failed");

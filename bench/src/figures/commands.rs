@@ -31,15 +31,21 @@ pub struct RawAppend {
 }
 
 impl RawAppend {
-    /// `n` appenders on `database_url`.
+    /// Up to `n` appenders on `database_url`: as many as the server still accepts (it is
+    /// shared), at least one.
     pub async fn connect_many(database_url: &str, n: usize) -> anyhow::Result<Vec<Self>> {
         let tenant_id = Uuid::now_v7();
         let template = agent_event(tenant_id, Uuid::now_v7(), 1);
         let options = database::connect_options(database_url)?;
         let mut appenders = Vec::with_capacity(n);
         for _ in 0..n {
+            let connection = match PgConnection::connect_with(&options).await {
+                Ok(connection) => connection,
+                Err(_) if !appenders.is_empty() => break,
+                Err(err) => return Err(err.into()),
+            };
             appenders.push(Self {
-                connection: PgConnection::connect_with(&options).await?,
+                connection,
                 tenant_id,
                 payload: template.payload.clone(),
                 metadata: template.metadata.clone(),
@@ -307,6 +313,8 @@ pub async fn read_model_lag(
 #[derive(Debug)]
 pub struct AppendOutcome {
     pub raw: Outcome,
+    /// Connections the raw appenders got.
+    pub raw_connections: usize,
     /// CPU µs per raw append: the appending process and its backends.
     pub raw_cpu_us: f64,
     pub commands: Outcome,
@@ -323,6 +331,7 @@ pub async fn append_and_commands(
     phase: Phase,
 ) -> anyhow::Result<AppendOutcome> {
     let appenders = RawAppend::connect_many(&raw_env.database_url, raw_n).await?;
+    let raw_connections = appenders.len();
     let raw_cpu = Account::start(&raw_env.pool, &raw_env.database_name, std::process::id()).await;
     let (raw, appenders) = closed_loop(appenders, phase).await;
     let raw_cpu_us = raw_cpu.per_operation_us(raw.all_succeeded).await;
@@ -336,6 +345,7 @@ pub async fn append_and_commands(
     let command_cpu_us = command_cpu.per_operation_us(commands.all_succeeded).await;
     Ok(AppendOutcome {
         raw,
+        raw_connections,
         raw_cpu_us,
         commands,
         command_cpu_us,
