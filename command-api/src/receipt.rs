@@ -92,7 +92,7 @@ pub async fn execute_on<A>(
 ) -> Result<Response, ApiError>
 where
     A: Aggregate,
-    A::Command: Send,
+    A::Command: Send + Clone,
     A::Error: Rejection,
 {
     let context = request.context(now, StatusCode::OK)?;

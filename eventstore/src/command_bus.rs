@@ -1,6 +1,8 @@
-//! Executes commands: load the aggregate from the store, let the pure domain decide,
-//! append the events (with idempotency, optimistic concurrency and the writes that must
-//! commit with them), wake the relay.
+//! Executes commands: load the aggregate from the store (or take the state this bus
+//! wrote last), let the pure domain decide, append the events (with idempotency,
+//! optimistic concurrency and the writes that must commit with them), wake the relay.
+
+mod recent;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
@@ -13,6 +15,7 @@ use crate::loader::{AggregateLoader, snapshot_due};
 use crate::relay::RelayWaker;
 use crate::repository::{AppendError, AppendFacts, EventRepository};
 use crate::{CommandContext, StoreError};
+use recent::RecentAggregates;
 
 /// What a command that was accepted (or replayed) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +59,13 @@ pub struct CommandBus<A: Aggregate> {
     pool: PgPool,
     services: A::Services,
     waker: RelayWaker,
+    recent: RecentAggregates<A>,
 }
 
 impl<A> CommandBus<A>
 where
     A: Aggregate,
-    A::Command: Send,
+    A::Command: Send + Clone,
 {
     /// A bus appending to `pool`'s event store and waking the relay through `waker`; it
     /// reads older event versions through every upcaster the domain has.
@@ -72,6 +76,7 @@ where
             pool,
             services,
             waker,
+            recent: RecentAggregates::new(),
         }
     }
 
@@ -101,9 +106,30 @@ where
         context: &CommandContext,
         alongside: Vec<Alongside>,
     ) -> Result<CommandReceipt, CommandError<A::Error>> {
-        let outcome = self
-            .execute_once(aggregate_id, command, context, &alongside, Load::Stored)
-            .await;
+        let outcome = match self.recent.take(aggregate_id) {
+            Some((aggregate, version)) => {
+                let recent = Load::Recent(aggregate, version);
+                let outcome = self
+                    .execute_once(aggregate_id, command.clone(), context, &alongside, recent)
+                    .await;
+                match outcome {
+                    // The state may be stale (see `recent`): decide again on the stored one.
+                    Err(
+                        CommandError::Rejected(_)
+                        | CommandError::VersionMismatch { .. }
+                        | CommandError::Conflict,
+                    ) => {
+                        self.execute_once(aggregate_id, command, context, &alongside, Load::Stored)
+                            .await
+                    }
+                    other => other,
+                }
+            }
+            None => {
+                self.execute_once(aggregate_id, command, context, &alongside, Load::Stored)
+                    .await
+            }
+        };
         self.settle_twin(outcome, context).await
     }
 
@@ -117,10 +143,7 @@ where
         command: A::Command,
         context: &CommandContext,
         alongside: Vec<Alongside>,
-    ) -> Result<CommandReceipt, CommandError<A::Error>>
-    where
-        A::Command: Clone,
-    {
+    ) -> Result<CommandReceipt, CommandError<A::Error>> {
         let outcome = self
             .execute_once(
                 aggregate_id,
@@ -170,7 +193,7 @@ where
         command: A::Command,
         context: &CommandContext,
         alongside: &[Alongside],
-        load: Load,
+        load: Load<A>,
     ) -> Result<CommandReceipt, CommandError<A::Error>> {
         if let Some(claim) = &context.idempotency
             && let Some(record) =
@@ -181,6 +204,7 @@ where
         let (mut aggregate, current) = match load {
             Load::Stored => self.load(aggregate_id).await?,
             Load::Fresh => (A::default(), 0),
+            Load::Recent(aggregate, version) => (aggregate, version),
         };
         let sink = EventSink::default();
         aggregate
@@ -201,6 +225,7 @@ where
         let events = sink.collect().await;
         let status_code = context.idempotency.as_ref().map_or(200, |c| c.status_code);
         if events.is_empty() {
+            self.recent.put(aggregate_id, aggregate, current);
             return Ok(receipt::<A>(aggregate_id, current, status_code, false));
         }
         let serialized = serialize::<A>(aggregate_id, current, &events, context)?;
@@ -221,6 +246,7 @@ where
                     // A snapshot is only a shortcut for later loads; the command stands.
                     tracing::warn!(%err, aggregate_type = A::TYPE, aggregate_id, "snapshot not saved");
                 }
+                self.recent.put(aggregate_id, aggregate, version);
                 metrics::counter!("agentos_commands_total", "aggregate_type" => A::TYPE)
                     .increment(1);
                 Ok(receipt::<A>(aggregate_id, version, status_code, false))
@@ -266,11 +292,14 @@ where
     }
 }
 
-/// Whether the aggregate is read from the store or known to be new.
-#[derive(Debug, Clone, Copy)]
-enum Load {
+/// Where the aggregate's state comes from.
+enum Load<A> {
+    /// Read from the store.
     Stored,
+    /// Known to be new.
     Fresh,
+    /// As this bus wrote it last (possibly stale).
+    Recent(A, u64),
 }
 
 /// The events as rows, numbered on from `current`, each with the command's metadata.

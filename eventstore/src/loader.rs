@@ -36,6 +36,40 @@ struct EventRow {
     metadata: String,
 }
 
+/// A row of [`LOAD`]: the snapshot first (if any), then the events after it.
+#[derive(sqlx::FromRow)]
+struct LoadRow {
+    is_snapshot: bool,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+}
+
+/// The latest snapshot and the events after it, in one round trip.
+const LOAD: &str = "
+WITH snapshot AS (
+    SELECT last_sequence, payload FROM snapshots
+     WHERE aggregate_type = $1 AND aggregate_id = $2
+     ORDER BY last_sequence DESC LIMIT 1)
+SELECT true AS is_snapshot, last_sequence AS sequence, '' AS event_type, '' AS event_version,
+       payload::text AS payload, '' AS metadata
+  FROM snapshot
+UNION ALL
+SELECT false, sequence, event_type, event_version, payload::text, metadata::text
+  FROM events
+ WHERE aggregate_type = $1 AND aggregate_id = $2
+   AND sequence > COALESCE((SELECT last_sequence FROM snapshot), 0)
+ ORDER BY is_snapshot DESC, sequence";
+
+const EVENTS_AFTER: &str = "
+SELECT sequence, event_type, event_version, payload::text AS payload,
+       metadata::text AS metadata
+  FROM events
+ WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+ ORDER BY sequence";
+
 impl AggregateLoader {
     /// A loader over `pool`'s store that upcasts with `upcasters`.
     pub fn new(pool: PgPool, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
@@ -48,24 +82,54 @@ impl AggregateLoader {
     /// The aggregate's state and version (the sequence of its last event; 0 when new).
     #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, aggregate_id), err)]
     pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<(A, u64), StoreError> {
-        let (mut aggregate, mut version) =
-            self.snapshot::<A>(aggregate_id).await?.unwrap_or_default();
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT sequence, event_type, event_version, payload::text AS payload,
-                    metadata::text AS metadata
-               FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
-              ORDER BY sequence",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(i64::try_from(version).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<LoadRow> = sqlx::query_as(LOAD)
+            .bind(A::TYPE)
+            .bind(aggregate_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut rows = rows.into_iter().peekable();
+        let (mut aggregate, mut version) = match rows.next_if(|row| row.is_snapshot) {
+            None => (A::default(), 0),
+            Some(snapshot) => match serde_json::from_str::<A>(&snapshot.payload) {
+                Ok(aggregate) => (
+                    aggregate,
+                    u64::try_from(snapshot.sequence).unwrap_or_default(),
+                ),
+                Err(err) => {
+                    tracing::warn!(%err, aggregate_type = A::TYPE, aggregate_id, "snapshot ignored: it no longer matches the aggregate's state");
+                    return self.fold_from_start(aggregate_id).await;
+                }
+            },
+        };
         for row in rows {
-            let sequence = u64::try_from(row.sequence).unwrap_or_default();
+            let event = EventRow {
+                sequence: row.sequence,
+                event_type: row.event_type,
+                event_version: row.event_version,
+                payload: row.payload,
+                metadata: row.metadata,
+            };
+            version = u64::try_from(event.sequence).unwrap_or_default();
+            aggregate.apply(self.decode::<A>(aggregate_id, event)?);
+        }
+        Ok((aggregate, version))
+    }
+
+    /// The aggregate folded from its first event, ignoring any snapshot.
+    async fn fold_from_start<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<(A, u64), StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(EVENTS_AFTER)
+            .bind(A::TYPE)
+            .bind(aggregate_id)
+            .bind(0_i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let (mut aggregate, mut version) = (A::default(), 0);
+        for row in rows {
+            version = u64::try_from(row.sequence).unwrap_or_default();
             aggregate.apply(self.decode::<A>(aggregate_id, row)?);
-            version = sequence;
         }
         Ok((aggregate, version))
     }
@@ -98,34 +162,6 @@ impl AggregateLoader {
         Ok(serde_json::from_value(
             upcast(&self.upcasters, event).payload,
         )?)
-    }
-
-    async fn snapshot<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Option<(A, u64)>, StoreError> {
-        let row: Option<(i64, String)> = sqlx::query_as(
-            "SELECT last_sequence, payload::text FROM snapshots
-              WHERE aggregate_type = $1 AND aggregate_id = $2
-              ORDER BY last_sequence DESC LIMIT 1",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some((sequence, payload)) = row else {
-            return Ok(None);
-        };
-        match serde_json::from_str::<A>(&payload) {
-            Ok(aggregate) => Ok(Some((
-                aggregate,
-                u64::try_from(sequence).unwrap_or_default(),
-            ))),
-            Err(err) => {
-                tracing::warn!(%err, aggregate_type = A::TYPE, aggregate_id, "snapshot ignored: it no longer matches the aggregate's state");
-                Ok(None)
-            }
-        }
     }
 
     /// Stores `aggregate` at `version` as the aggregate's snapshot, replacing older ones.

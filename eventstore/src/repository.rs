@@ -18,15 +18,33 @@ use crate::StoreError;
 use crate::alongside::Alongside;
 use crate::metadata::{CommandContext, IdempotencyClaim, keys};
 
-const INSERT_EVENTS: &str = "
-INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+/// The events INSERT; `$1`..`$10` are one array per column.
+macro_rules! insert_events {
+    () => {
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
                     payload, metadata, event_id, tenant_id, occurred_at)
 SELECT t.aggregate_type, t.aggregate_id, t.sequence, t.event_type, t.event_version,
        t.payload::jsonb, t.metadata::jsonb, t.event_id, t.tenant_id, t.occurred_at
   FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::uuid[], $9::uuid[], $10::timestamptz[])
     AS t(aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
-         metadata, event_id, tenant_id, occurred_at)";
+         metadata, event_id, tenant_id, occurred_at)"
+    };
+}
+
+/// The one statement that appends a command's events (one array per column).
+pub const INSERT_EVENTS: &str = insert_events!();
+
+/// The events and the idempotency record (`$11`..`$17`) in one statement: a single
+/// statement is its own transaction, so both commit or neither does.
+const INSERT_EVENTS_AND_IDEMPOTENCY_KEY: &str = concat!(
+    "WITH appended AS (",
+    insert_events!(),
+    " RETURNING 1)
+INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, aggregate_type,
+                              aggregate_id, version, status_code)
+VALUES ($11, $12, $13, $14, $15, $16, $17)"
+);
 
 const INSERT_IDEMPOTENCY_KEY: &str = "
 INSERT INTO idempotency_keys (tenant_id, idempotency_key, request_hash, aggregate_type,
@@ -105,9 +123,11 @@ impl EventRepository {
         }
     }
 
-    /// Appends one command's events (all of one aggregate) in a transaction whose first
-    /// write is the events INSERT, so transaction-id order stays close to commit order;
-    /// the idempotency record and the `alongside` writes follow in the same transaction.
+    /// Appends one command's events (all of one aggregate) with their idempotency record
+    /// and `alongside` writes, all or nothing. The events INSERT is the first write of its
+    /// transaction, so transaction-id order stays close to commit order. Without
+    /// `alongside` writes the append is one statement, which is its own transaction: one
+    /// round trip instead of BEGIN, the INSERTs and COMMIT.
     #[tracing::instrument(skip_all, fields(events = events.len()), err)]
     pub async fn append(
         &self,
@@ -115,46 +135,64 @@ impl EventRepository {
         facts: &AppendFacts,
         alongside: &[Alongside],
     ) -> Result<(), AppendError> {
-        let Some(first) = events.first() else {
+        let Some(last) = events.last() else {
             return Ok(());
         };
         let mut columns = EventColumns::with_capacity(events.len());
         for event in events {
             columns.push(event, facts)?;
         }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(INSERT_EVENTS)
-            .bind(&columns.aggregate_type)
-            .bind(&columns.aggregate_id)
-            .bind(&columns.sequence)
-            .bind(&columns.event_type)
-            .bind(&columns.event_version)
-            .bind(&columns.payload)
-            .bind(&columns.metadata)
-            .bind(&columns.event_id)
-            .bind(&columns.tenant_id)
-            .bind(&columns.occurred_at)
-            .execute(&mut *tx)
-            .await?;
-        let last = events.last().unwrap_or(first);
-        if let Some(claim) = &facts.idempotency {
-            sqlx::query(INSERT_IDEMPOTENCY_KEY)
-                .bind(facts.tenant_id)
-                .bind(&claim.key)
-                .bind(&claim.request_hash)
-                .bind(&last.aggregate_type)
-                .bind(&last.aggregate_id)
-                .bind(i64::try_from(last.sequence).unwrap_or(i64::MAX))
-                .bind(i16::try_from(claim.status_code).unwrap_or(200))
-                .execute(&mut *tx)
-                .await?;
+        match (&facts.idempotency, alongside.is_empty()) {
+            (None, true) => {
+                columns
+                    .bind(sqlx::query(INSERT_EVENTS))
+                    .execute(&self.pool)
+                    .await?;
+            }
+            (Some(claim), true) => {
+                let query = columns.bind(sqlx::query(INSERT_EVENTS_AND_IDEMPOTENCY_KEY));
+                bind_idempotency_record(query, facts.tenant_id, claim, last)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            (idempotency, false) => {
+                let mut tx = self.pool.begin().await?;
+                columns
+                    .bind(sqlx::query(INSERT_EVENTS))
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(claim) = idempotency {
+                    let query = sqlx::query(INSERT_IDEMPOTENCY_KEY);
+                    bind_idempotency_record(query, facts.tenant_id, claim, last)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for write in alongside {
+                    write_alongside(&mut tx, write, facts.tenant_id, last).await?;
+                }
+                tx.commit().await?;
+            }
         }
-        for write in alongside {
-            write_alongside(&mut tx, write, facts.tenant_id, last).await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Binds the idempotency record's seven columns as the next parameters: the key, what
+/// the request was, and the aggregate version its last event reached.
+fn bind_idempotency_record<'q>(
+    query: PgQuery<'q>,
+    tenant_id: Uuid,
+    claim: &'q IdempotencyClaim,
+    last: &'q SerializedEvent,
+) -> PgQuery<'q> {
+    query
+        .bind(tenant_id)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(&last.aggregate_type)
+        .bind(&last.aggregate_id)
+        .bind(i64::try_from(last.sequence).unwrap_or(i64::MAX))
+        .bind(i16::try_from(claim.status_code).unwrap_or(200))
 }
 
 async fn write_alongside(
@@ -310,7 +348,24 @@ struct EventColumns {
     occurred_at: Vec<DateTime<Utc>>,
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
 impl EventColumns {
+    /// Binds the columns as `$1`..`$10`.
+    fn bind<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        query
+            .bind(&self.aggregate_type)
+            .bind(&self.aggregate_id)
+            .bind(&self.sequence)
+            .bind(&self.event_type)
+            .bind(&self.event_version)
+            .bind(&self.payload)
+            .bind(&self.metadata)
+            .bind(&self.event_id)
+            .bind(&self.tenant_id)
+            .bind(&self.occurred_at)
+    }
+
     fn with_capacity(n: usize) -> Self {
         Self {
             aggregate_type: Vec::with_capacity(n),
