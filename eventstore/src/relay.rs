@@ -8,13 +8,16 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::checkpoints::{self, CheckpointPolicy};
+use crate::audit::{AuditSigner, ChainHead, chain};
 use crate::leader::{LeaderLock, STANDBY_RETRY};
 use crate::reader::{self, CommitCursor};
 
+mod audit;
 mod checkpoint;
 
 use crate::{CloudEvent, Namespace, StoreError, StoredEvent};
-use checkpoint::{Checkpoint, load_checkpoint, save_checkpoint};
+use checkpoint::{Checkpoint, load_checkpoint};
 
 /// Header with the store's transaction id of the event (its commit-order key).
 pub const TRANSACTION_ID_HEADER: &str = "Agentos-Transaction-Id";
@@ -127,17 +130,28 @@ pub struct Relay {
     jetstream: jetstream::Context,
     namespace: Namespace,
     batch_size: i64,
+    signing: Option<(AuditSigner, CheckpointPolicy)>,
 }
 
 impl Relay {
-    /// A relay from `pool`'s event store into the namespace's stream.
+    /// A relay from `pool`'s event store into the namespace's stream. It extends the
+    /// audit hash chain with every batch; signed checkpoints need
+    /// [`Relay::with_signed_checkpoints`].
     pub fn new(pool: PgPool, jetstream: jetstream::Context, namespace: Namespace) -> Self {
         Self {
             pool,
             jetstream,
             namespace,
             batch_size: 1000,
+            signing: None,
         }
+    }
+
+    /// Signs the chain head with `signer` as `policy` says, storing each checkpoint and
+    /// publishing it to the audit stream.
+    pub fn with_signed_checkpoints(mut self, signer: AuditSigner, policy: CheckpointPolicy) -> Self {
+        self.signing = Some((signer, policy));
+        self
     }
 
     /// Publishes at most `batch_size` events per batch. A batch is published before any
@@ -196,12 +210,19 @@ impl Relay {
 
     async fn activate(&self, mut lock: LeaderLock) -> Result<ActiveRelay, StoreError> {
         let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
+        if self.signing.is_some() {
+            checkpoints::ensure_audit_stream(&self.jetstream, &self.namespace).await?;
+        }
         let mut active = ActiveRelay {
             checkpoint: load_checkpoint(lock.connection(), &self.namespace.stream()).await?,
+            chain: chain::load_head(lock.connection()).await?,
+            last_signed: checkpoints::latest(lock.connection()).await?,
             lock,
             relay: self.clone(),
         };
         active.reconcile_with_stream(stream).await?;
+        active.catch_up_chain().await?;
+        active.publish_checkpoints().await;
         Ok(active)
     }
 
@@ -214,6 +235,10 @@ impl Relay {
 pub struct ActiveRelay {
     lock: LeaderLock,
     checkpoint: Checkpoint,
+    /// The chain's last link; ahead of `checkpoint` while republishing into a lost stream.
+    chain: ChainHead,
+    /// Index and time of the latest signed checkpoint.
+    last_signed: (i64, chrono::DateTime<chrono::Utc>),
     relay: Relay,
 }
 
@@ -223,8 +248,13 @@ impl ActiveRelay {
         self.checkpoint.cursor
     }
 
+    /// The audit chain's last link.
+    pub fn chain_head(&self) -> ChainHead {
+        self.chain
+    }
+
     /// Publishes the next batch in commit order, pipelined, then checkpoints after all
-    /// acks are in.
+    /// acks are in, in one transaction with the batch's links of the audit chain.
     #[tracing::instrument(skip_all, err)]
     pub async fn process_batch(&mut self) -> Result<BatchOutcome, StoreError> {
         let started = Instant::now();
@@ -235,6 +265,7 @@ impl ActiveRelay {
         )
         .await?;
         let Some(last) = events.last() else {
+            self.sign_if_due().await?;
             return Ok(BatchOutcome::default());
         };
         let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(events.len());
@@ -251,6 +282,8 @@ impl ActiveRelay {
             );
             acks.push(publish.await?);
         }
+        // Hashing is CPU only: it runs while the acks are on their way.
+        let (links, chain) = self.chain.extend(&events)?;
         let mut outcome = BatchOutcome {
             published: events.len(),
             duplicates: 0,
@@ -265,13 +298,7 @@ impl ActiveRelay {
             cursor: CommitCursor::after(last),
             stream_sequence,
         };
-        save_checkpoint(
-            self.lock.connection(),
-            &self.relay.namespace.stream(),
-            checkpoint,
-        )
-        .await?;
-        self.checkpoint = checkpoint;
+        self.commit_batch(checkpoint, &links, chain).await?;
         metrics::counter!("agentos_relay_published_total").increment(outcome.published as u64);
         metrics::counter!("agentos_relay_duplicates_total").increment(outcome.duplicates as u64);
         metrics::histogram!("agentos_relay_batch_seconds").record(started.elapsed().as_secs_f64());

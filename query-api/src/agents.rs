@@ -7,11 +7,23 @@ use axum::response::{IntoResponse, Response};
 use domain::api_key::Scope;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::AgentSummary;
+use domain::agent::AGENT_AGGREGATE_TYPE;
+use eventstore::audit::AggregateState;
 use projections::agents::{self, AgentList, AgentListFilter, AgentView};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
+use crate::point_in_time::{AsOfParams, folded_state, with_etag};
+
+/// An agent: its read model, or with `as_of` / `as_of_version` its state folded from the
+/// store as it was then.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum AgentRead {
+    Current(AgentView),
+    AsOf(AggregateState),
+}
 
 /// `GET /v1/agents` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -105,25 +117,43 @@ fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
     get, path = "/v1/agents/{id}", tag = "agents",
     params(
         ("id" = uuid::Uuid, Path),
+        AsOfParams,
         ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible"),
         ("If-None-Match" = Option<String>, Header),
     ),
     responses(
-        (status = 200, body = AgentView, headers(("ETag" = String, description = "The agent's version"))),
+        (status = 200, body = AgentRead, headers(("ETag" = String, description = "The agent's version"))),
         (status = 304, description = "Not modified"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One agent, with its version as ETag.
+/// One agent, with its version as ETag; with `as_of` or `as_of_version`, its state as it
+/// was then.
 pub async fn get_agent(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::AgentsRead)?;
+    if let Some(as_of) = params.point()? {
+        let id = id.to_string();
+        let folded = folded_state(
+            &state,
+            principal.tenant_id,
+            AGENT_AGGREGATE_TYPE,
+            &id,
+            as_of,
+            "agent",
+        )
+        .await?;
+        let version = folded.version;
+        return Ok(with_etag(AgentRead::AsOf(folded), version));
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let agent = agents::get_agent(&state.pool, principal.tenant_id, id)
         .await
@@ -141,7 +171,7 @@ pub async fn get_agent(
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Json(agent).into_response()
+        Json(AgentRead::Current(agent)).into_response()
     };
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, value);

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys};
+use crate::{AppState, agents, api_keys, audit};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::{AppState, agents, api_keys};
     tags(
         (name = "agents", description = "Agent read models"),
         (name = "api-keys", description = "API keys of the caller's tenant (scope `admin`)"),
+        (name = "audit", description = "Event history, correlations and point-in-time state from the event store (scope `audit:read`)"),
     )
 )]
 struct ApiDoc;
@@ -29,6 +30,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::get_agent_status))
         .routes(routes!(api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key))
+        .routes(routes!(audit::list_audit_events))
+        .routes(routes!(audit::list_correlated_events))
+        .routes(routes!(audit::get_aggregate_state))
 }
 
 /// The query API's OpenAPI document.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use eventstore::audit::AggregateStates;
 use eventstore::web::Authenticator;
 use projections::AgentsRedisProjection;
 use sqlx::PgPool;
@@ -13,6 +14,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub agent_summaries: AgentsRedisProjection,
     pub authenticator: Authenticator,
+    /// Folds any aggregate to a past point (audit and `as_of` reads).
+    pub aggregate_states: AggregateStates,
     /// The longest a request with `X-Consistency-Token` waits for the read model.
     pub consistency_wait: Duration,
 }

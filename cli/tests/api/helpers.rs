@@ -68,6 +68,11 @@ pub async fn spawn_app_with(consistency_wait_ms: u64, roles: &[Role]) -> TestApp
         db_max_connections: 16,
         otlp_endpoint: None,
         log_json: false,
+        audit_signing_key: SecretString::from(
+            eventstore::audit::signing::DEVELOPMENT_SIGNING_KEY.to_owned(),
+        ),
+        audit_checkpoint_every: 10_000,
+        audit_checkpoint_seconds: 60,
     };
     let platform = Platform::start(&config, roles)
         .await
