@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, message::PublishMessage, stream};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -80,7 +80,8 @@ impl SignedCheckpoint {
             hash: hex::encode(head.hash),
             public_key: signer.public_key_base64(),
             signature: String::new(),
-            signed_at: now,
+            // Postgres keeps microseconds: the stored checkpoint equals the returned one.
+            signed_at: now.trunc_subsecs(6),
         };
         checkpoint.signature = STANDARD.encode(signer.sign(&checkpoint.message()));
         checkpoint
@@ -206,14 +207,15 @@ pub async fn stored_from(pool: &PgPool, from: i64) -> Result<Vec<SignedCheckpoin
     Ok(rows.into_iter().map(SignedCheckpoint::from).collect())
 }
 
-/// Index and time of the latest checkpoint (index 0 at the Unix epoch when there is none).
+/// Index and time of the latest checkpoint; with none yet, index 0 now (the interval
+/// starts with the first relay).
 pub async fn latest(conn: &mut PgConnection) -> Result<(i64, DateTime<Utc>), StoreError> {
     let row: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
         "SELECT chain_index, signed_at FROM audit_checkpoints ORDER BY chain_index DESC LIMIT 1",
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.unwrap_or((0, DateTime::UNIX_EPOCH)))
+    Ok(row.unwrap_or_else(|| (0, Utc::now())))
 }
 
 /// Publishes every stored checkpoint not yet published, in order; `Nats-Msg-Id` is

@@ -39,7 +39,7 @@ async fn processes_migrating_an_empty_database_at_once_all_succeed() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(applied, [1, 2, 3]);
+    assert_eq!(applied, [1, 2, 3, 4]);
     let has_events: bool = sqlx::query_scalar("SELECT to_regclass('events') IS NOT NULL")
         .fetch_one(&pool)
         .await
