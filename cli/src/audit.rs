@@ -27,7 +27,10 @@ pub async fn verify_chain(
 }
 
 /// Signs the chain head now, stores it and publishes it to the audit stream.
-pub async fn checkpoint(pool: &PgPool, config: &Config) -> anyhow::Result<Option<SignedCheckpoint>> {
+pub async fn checkpoint(
+    pool: &PgPool,
+    config: &Config,
+) -> anyhow::Result<Option<SignedCheckpoint>> {
     let nats = async_nats::connect(&config.nats_url)
         .await
         .context("connecting to NATS")?;

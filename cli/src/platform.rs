@@ -38,7 +38,9 @@ impl Platform {
     pub async fn start(config: &Config, roles: &[Role]) -> anyhow::Result<Self> {
         let signer = config.audit_signer()?;
         if signer.is_development() && Role::Relay.in_set(roles) {
-            tracing::warn!("audit checkpoints are signed with the published development key; set AGENTOS_AUDIT_SIGNING_KEY");
+            tracing::warn!(
+                "audit checkpoints are signed with the published development key; set AGENTOS_AUDIT_SIGNING_KEY"
+            );
         }
         ensure_database(config.database_url()).await?;
         let pool = database::connect(config.database_url(), config.db_max_connections)

@@ -149,7 +149,11 @@ impl Relay {
 
     /// Signs the chain head with `signer` as `policy` says, storing each checkpoint and
     /// publishing it to the audit stream.
-    pub fn with_signed_checkpoints(mut self, signer: AuditSigner, policy: CheckpointPolicy) -> Self {
+    pub fn with_signed_checkpoints(
+        mut self,
+        signer: AuditSigner,
+        policy: CheckpointPolicy,
+    ) -> Self {
         self.signing = Some((signer, policy));
         self
     }

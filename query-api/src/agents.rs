@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::agent::AGENT_AGGREGATE_TYPE;
 use domain::api_key::Scope;
+use eventstore::audit::AggregateState;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::AgentSummary;
-use domain::agent::AGENT_AGGREGATE_TYPE;
-use eventstore::audit::AggregateState;
 use projections::agents::{self, AgentList, AgentListFilter, AgentView};
 use serde::{Deserialize, Serialize};
 

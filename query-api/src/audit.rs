@@ -175,9 +175,8 @@ fn paging(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, AuditCursor)
         ));
     }
     let cursor = match cursor {
-        Some(text) => AuditCursor::decode(text).ok_or_else(|| {
-            Problem::invalid_field("cursor", "not a cursor returned by this API")
-        })?,
+        Some(text) => AuditCursor::decode(text)
+            .ok_or_else(|| Problem::invalid_field("cursor", "not a cursor returned by this API"))?,
         None => AuditCursor::default(),
     };
     Ok((limit, cursor))

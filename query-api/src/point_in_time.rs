@@ -72,10 +72,9 @@ pub async fn folded_state(
                 ),
             ),
             StateError::NotFound => Problem::not_found(what),
-            StateError::BeyondLatest { latest } => Problem::invalid_field(
-                "as_of_version",
-                format!("the latest version is {latest}"),
-            ),
+            StateError::BeyondLatest { latest } => {
+                Problem::invalid_field("as_of_version", format!("the latest version is {latest}"))
+            }
             StateError::Store(err) => Problem::internal(&err),
         })
 }

@@ -141,7 +141,10 @@ pub async fn ensure_audit_stream(
 }
 
 /// Stores `checkpoint` (a second one at the same index changes nothing).
-pub async fn store(conn: &mut PgConnection, checkpoint: &SignedCheckpoint) -> Result<(), StoreError> {
+pub async fn store(
+    conn: &mut PgConnection,
+    checkpoint: &SignedCheckpoint,
+) -> Result<(), StoreError> {
     let decode = |what: &str, text: &str, hex_text: bool| {
         let bytes = if hex_text {
             hex::decode(text).ok()

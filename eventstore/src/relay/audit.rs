@@ -82,9 +82,12 @@ impl ActiveRelay {
     pub(super) async fn catch_up_chain(&mut self) -> Result<(), StoreError> {
         let until = self.checkpoint.cursor;
         while self.chain.cursor < until {
-            let events =
-                reader::read_after(self.lock.connection(), self.chain.cursor, self.relay.batch_size)
-                    .await?;
+            let events = reader::read_after(
+                self.lock.connection(),
+                self.chain.cursor,
+                self.relay.batch_size,
+            )
+            .await?;
             let passed: Vec<_> = events
                 .into_iter()
                 .take_while(|event| CommitCursor::after(event) <= until)
@@ -97,7 +100,11 @@ impl ActiveRelay {
             chain::insert_links(&mut tx, &links).await?;
             tx.commit().await?;
             self.chain = head;
-            tracing::info!(chained = links.len(), head = head.chain_index, "audit chain caught up with the relay checkpoint");
+            tracing::info!(
+                chained = links.len(),
+                head = head.chain_index,
+                "audit chain caught up with the relay checkpoint"
+            );
         }
         Ok(())
     }

@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::support::{
-    acquire_relay, assert_chain_covers_the_store, audited_relay, chain_rows, chain_until,
-    PATIENCE, command_bus, context, create_agents, event_count, no_checkpoints, rename_agent,
+    PATIENCE, acquire_relay, assert_chain_covers_the_store, audited_relay, chain_rows, chain_until,
+    command_bus, context, create_agents, event_count, no_checkpoints, rename_agent,
 };
 
 /// Runs batches until a checkpoint at `from` or later is stored; the stored ones.
@@ -235,13 +235,12 @@ async fn the_relay_signs_the_chain_every_n_events_and_publishes_each_checkpoint(
     // each signed by the key and equal to the chain at its index,
     for checkpoint in &stored {
         assert!(checkpoint.signed_by_one_of(&[key]));
-        let (event_id, hash): (Uuid, Vec<u8>) = sqlx::query_as(
-            "SELECT event_id, hash FROM audit_chain WHERE chain_index = $1",
-        )
-        .bind(checkpoint.chain_index)
-        .fetch_one(&env.pool)
-        .await
-        .unwrap();
+        let (event_id, hash): (Uuid, Vec<u8>) =
+            sqlx::query_as("SELECT event_id, hash FROM audit_chain WHERE chain_index = $1")
+                .bind(checkpoint.chain_index)
+                .fetch_one(&env.pool)
+                .await
+                .unwrap();
         assert_eq!(checkpoint.event_id, event_id);
         assert_eq!(checkpoint.hash, hex::encode(hash));
     }
@@ -304,7 +303,12 @@ async fn an_on_demand_checkpoint_signs_the_current_head_and_publishes_it() {
     create_agents(&bus, tenant, 7, 2).await;
     let mut active = acquire_relay(&audited_relay(&env, no_checkpoints())).await;
     chain_until(&mut active, 7).await;
-    assert!(checkpoints::stored_from(&env.pool, 1).await.unwrap().is_empty());
+    assert!(
+        checkpoints::stored_from(&env.pool, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let signed = checkpoints::checkpoint_now(&env.pool, &signer, &env.jetstream, &env.namespace)
         .await

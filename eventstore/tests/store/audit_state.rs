@@ -51,9 +51,13 @@ async fn an_agent_reads_as_it_was_at_each_version_and_time() {
     let agent_id = given_an_agent(&bus, tenant).await;
     let created = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    bus.execute(&agent_id, rename_agent(tenant, "Second name"), &context(tenant))
-        .await
-        .unwrap();
+    bus.execute(
+        &agent_id,
+        rename_agent(tenant, "Second name"),
+        &context(tenant),
+    )
+    .await
+    .unwrap();
     let renamed = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let pause = AgentCommand::PauseAgent {
@@ -61,7 +65,9 @@ async fn an_agent_reads_as_it_was_at_each_version_and_time() {
         reason: None,
         now: Utc::now(),
     };
-    bus.execute(&agent_id, pause, &context(tenant)).await.unwrap();
+    bus.execute(&agent_id, pause, &context(tenant))
+        .await
+        .unwrap();
 
     // then each version reads back as the domain folded it then,
     let at = |as_of| states.state(tenant, "agent", &agent_id, as_of);
@@ -73,7 +79,10 @@ async fn an_agent_reads_as_it_was_at_each_version_and_time() {
     assert_eq!(second.state["config"]["name"], "Second name");
     assert_eq!(second.state["config_version"], 2);
     let latest = at(AsOf::Latest).await.unwrap();
-    assert_eq!((latest.version, &latest.state["status"]), (3, &"paused".into()));
+    assert_eq!(
+        (latest.version, &latest.state["status"]),
+        (3, &"paused".into())
+    );
     let (folded, _) = bus.load(&agent_id).await.unwrap();
     assert_eq!(latest.state, serde_json::to_value(&folded).unwrap());
 
@@ -92,9 +101,15 @@ async fn an_agent_reads_as_it_was_at_each_version_and_time() {
     let stranger = states
         .state(Uuid::now_v7(), "agent", &agent_id, AsOf::Latest)
         .await;
-    assert!(matches!(stranger, Err(StateError::NotFound)), "{stranger:?}");
+    assert!(
+        matches!(stranger, Err(StateError::NotFound)),
+        "{stranger:?}"
+    );
     let unknown = states.state(tenant, "robot", &agent_id, AsOf::Latest).await;
-    assert!(matches!(unknown, Err(StateError::UnknownType(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(StateError::UnknownType(_))),
+        "{unknown:?}"
+    );
 
     env.cleanup().await;
 }
@@ -108,9 +123,13 @@ async fn a_snapshot_past_the_point_is_not_used() {
 
     // Given 150 events, so a snapshot at 100 exists,
     for n in 2..=150u64 {
-        bus.execute(&agent_id, rename_agent(tenant, &format!("Name {n}")), &context(tenant))
-            .await
-            .unwrap();
+        bus.execute(
+            &agent_id,
+            rename_agent(tenant, &format!("Name {n}")),
+            &context(tenant),
+        )
+        .await
+        .unwrap();
     }
     let snapshots: i64 = sqlx::query_scalar("SELECT count(*) FROM snapshots")
         .fetch_one(&env.pool)

@@ -9,8 +9,8 @@ use eventstore::testing::TestEnv;
 use uuid::Uuid;
 
 use crate::support::{
-    acquire_relay, audited_relay, chain_until, command_bus, context, create_agents,
-    no_checkpoints, rename_agent, stored_events_in_commit_order,
+    acquire_relay, audited_relay, chain_until, command_bus, context, create_agents, no_checkpoints,
+    rename_agent, stored_events_in_commit_order,
 };
 
 const EVENTS: i64 = 30;
@@ -135,7 +135,13 @@ async fn the_deleted_last_row_is_located() {
 
     let report = verified(&env).await;
     assert!(
-        matches!(report.mismatch, Some(Mismatch::MissingEvent { chain_index: EVENTS, .. })),
+        matches!(
+            report.mismatch,
+            Some(Mismatch::MissingEvent {
+                chain_index: EVENTS,
+                ..
+            })
+        ),
         "{report:?}"
     );
 
@@ -248,7 +254,13 @@ async fn a_chain_rewritten_along_with_an_edit_is_caught_by_the_signed_checkpoint
     // then the chain agrees with the store, but not with the signed head.
     let report = verified(&env).await;
     assert!(
-        matches!(report.mismatch, Some(Mismatch::Checkpoint { chain_index: EVENTS, .. })),
+        matches!(
+            report.mismatch,
+            Some(Mismatch::Checkpoint {
+                chain_index: EVENTS,
+                ..
+            })
+        ),
         "{report:?}"
     );
 
@@ -264,7 +276,13 @@ async fn checkpoints_signed_by_another_key_do_not_count() {
         .public_key();
     let report = verify(&env.pool, &[stranger], 1).await.unwrap();
     assert!(
-        matches!(report.mismatch, Some(Mismatch::CheckpointSignature { chain_index: EVENTS, .. })),
+        matches!(
+            report.mismatch,
+            Some(Mismatch::CheckpointSignature {
+                chain_index: EVENTS,
+                ..
+            })
+        ),
         "{report:?}"
     );
 

@@ -300,7 +300,13 @@ pub async fn chain_until(active: &mut ActiveRelay, length: i64) {
             "chained only {}",
             active.chain_head().chain_index
         );
-        if active.process_batch().await.expect("process_batch").published == 0 {
+        if active
+            .process_batch()
+            .await
+            .expect("process_batch")
+            .published
+            == 0
+        {
             tokio::time::sleep(POLL_INTERVAL).await;
         }
     }
