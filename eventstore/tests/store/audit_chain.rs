@@ -325,3 +325,33 @@ async fn an_on_demand_checkpoint_signs_the_current_head_and_publishes_it() {
 
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run on demand"]
+async fn chain_hashing_cost() {
+    let env = TestEnv::new().await;
+    crate::relay_throughput::prepare_store(&env).await;
+    let mut events = Vec::new();
+    let mut cursor = eventstore::CommitCursor::default();
+    while events.len() < crate::relay_throughput::EVENTS as usize {
+        let page = eventstore::reader::read_after(&env.pool, cursor, 5_000)
+            .await
+            .unwrap();
+        if let Some(last) = page.last() {
+            cursor = eventstore::CommitCursor::after(last);
+        }
+        events.extend(page);
+    }
+    let started = Instant::now();
+    let (links, _) = eventstore::audit::ChainHead::default()
+        .extend(&events)
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "chain_hashing_cost: {} events in {seconds:.3} s = {:.1} µs/event ({:.0} events/s)",
+        links.len(),
+        seconds * 1e6 / links.len() as f64,
+        links.len() as f64 / seconds
+    );
+    env.cleanup().await;
+}

@@ -8,6 +8,7 @@ mod command_bus;
 mod idempotency;
 mod migrations;
 mod reader;
+mod relay_throughput;
 mod relay;
 mod snapshots;
 mod support;
