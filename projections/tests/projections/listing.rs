@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use projections::AgentListFilter;
-use projections::agents::{self, AGENTS_PROJECTION};
+use projections::agents::AGENTS_PROJECTION;
 use uuid::Uuid;
 
 use crate::agents_pg::PgHarness;
