@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::point_in_time::{AsOfParams, folded_state, with_etag};
+use crate::point_in_time::{AsOfParams, respond_as_of};
 
 /// An agent: its read model, or with `as_of` / `as_of_version` its state folded from the
 /// store as it was then.
@@ -141,18 +141,17 @@ pub async fn get_agent(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::AgentsRead)?;
     if let Some(as_of) = params.point()? {
-        let id = id.to_string();
-        let folded = folded_state(
+        let tenant = principal.tenant_id;
+        return respond_as_of(
             &state,
-            principal.tenant_id,
+            tenant,
             AGENT_AGGREGATE_TYPE,
-            &id,
+            id,
             as_of,
             "agent",
+            AgentRead::AsOf,
         )
-        .await?;
-        let version = folded.version;
-        return Ok(with_etag(AgentRead::AsOf(folded), version));
+        .await;
     }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let agent = agents::get_agent(&state.pool, principal.tenant_id, id)

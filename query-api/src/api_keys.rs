@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::point_in_time::{AsOfParams, folded_state, with_etag};
+use crate::point_in_time::{AsOfParams, respond_as_of};
 
 /// An API key: its read model, or with `as_of` / `as_of_version` its state folded from
 /// the store as it was then (the key hash redacted).
@@ -74,18 +74,17 @@ pub async fn get_api_key(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::Admin)?;
     if let Some(as_of) = params.point()? {
-        let id = id.to_string();
-        let folded = folded_state(
+        let tenant = principal.tenant_id;
+        return respond_as_of(
             &state,
-            principal.tenant_id,
+            tenant,
             API_KEY_AGGREGATE_TYPE,
-            &id,
+            id,
             as_of,
             "API key",
+            ApiKeyRead::AsOf,
         )
-        .await?;
-        let version = folded.version;
-        return Ok(with_etag(ApiKeyRead::AsOf(folded), version));
+        .await;
     }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     api_keys::get_api_key(&state.pool, principal.tenant_id, id)

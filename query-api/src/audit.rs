@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::ndjson::stream_events;
-use crate::point_in_time::{AsOfParams, folded_state, with_etag};
+use crate::point_in_time::{AsOfParams, respond_as_of};
 
 /// `GET /v1/audit/events` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -153,17 +153,17 @@ pub async fn get_aggregate_state(
     let aggregate_type = known_type(&state, aggregate_type)?;
     let id = Uuid::parse_str(&id).map_err(|_| Problem::invalid_field("id", "must be a UUID"))?;
     let as_of = params.point()?.unwrap_or(AsOf::Latest);
-    let folded = folded_state(
+    let tenant = principal.tenant_id;
+    respond_as_of(
         &state,
-        principal.tenant_id,
+        tenant,
         &aggregate_type,
-        &id.to_string(),
+        id,
         as_of,
         &aggregate_type,
+        |s| s,
     )
-    .await?;
-    let version = folded.version;
-    Ok(with_etag(folded, version))
+    .await
 }
 
 fn paging(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, AuditCursor), Problem> {

@@ -45,9 +45,8 @@ impl AsOfParams {
     }
 }
 
-/// The folded state of `tenant`'s aggregate at `as_of`, with its version as ETag; `what`
-/// names the resource in a 404.
-pub async fn folded_state(
+/// The folded state of `tenant`'s aggregate at `as_of`; `what` names the resource in a 404.
+async fn folded_state(
     state: &AppState,
     tenant: Uuid,
     aggregate_type: &str,
@@ -79,8 +78,25 @@ pub async fn folded_state(
         })
 }
 
+/// The answer to a read at `as_of`: the folded state as `wrap` presents it, with its
+/// version as ETag.
+pub async fn respond_as_of<T: serde::Serialize>(
+    state: &AppState,
+    tenant: Uuid,
+    aggregate_type: &str,
+    aggregate_id: Uuid,
+    as_of: AsOf,
+    what: &str,
+    wrap: impl FnOnce(AggregateState) -> T,
+) -> Result<Response, Problem> {
+    let id = aggregate_id.to_string();
+    let folded = folded_state(state, tenant, aggregate_type, &id, as_of, what).await?;
+    let version = folded.version;
+    Ok(with_etag(wrap(folded), version))
+}
+
 /// `body` as JSON with `version` as its ETag.
-pub fn with_etag(body: impl serde::Serialize, version: u64) -> Response {
+fn with_etag(body: impl serde::Serialize, version: u64) -> Response {
     let mut response = Json(body).into_response();
     if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
         response.headers_mut().insert(header::ETAG, value);

@@ -96,14 +96,10 @@ pub async fn read_page(
                 e.event_version, e.payload::text AS payload, e.metadata::text AS metadata,
                 e.occurred_at, c.chain_index, c.hash
            FROM events e LEFT JOIN audit_chain c ON c.event_id = e.event_id
-          WHERE (e.transaction_id, e.position) > (",
+          WHERE ",
     );
-    query
-        .push_bind(after.0.transaction_id.to_string())
-        .push("::xid8, ")
-        .push_bind(after.0.position)
-        .push(") AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())");
-    push_filter(&mut query, filter);
+    push_conditions(&mut query, filter, after);
+    query.push(" AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())");
     query
         .push(" ORDER BY e.transaction_id, e.position LIMIT ")
         .push_bind(limit);
@@ -126,20 +122,24 @@ pub async fn count(
     filter: &AuditFilter,
     after: AuditCursor,
 ) -> Result<u64, StoreError> {
-    let mut query = QueryBuilder::<Postgres>::new(
-        "SELECT count(*) FROM events e WHERE (e.transaction_id, e.position) > (",
-    );
-    query
-        .push_bind(after.0.transaction_id.to_string())
-        .push("::xid8, ")
-        .push_bind(after.0.position)
-        .push(")");
-    push_filter(&mut query, filter);
+    let mut query = QueryBuilder::<Postgres>::new("SELECT count(*) FROM events e WHERE ");
+    push_conditions(&mut query, filter, after);
     let count: i64 = query.build_query_scalar().fetch_one(pool).await?;
     Ok(u64::try_from(count).unwrap_or_default())
 }
 
-fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
+/// `<after the cursor> AND <each filter>` on `events e`.
+fn push_conditions(
+    query: &mut QueryBuilder<'_, Postgres>,
+    filter: &AuditFilter,
+    after: AuditCursor,
+) {
+    query
+        .push("(e.transaction_id, e.position) > (")
+        .push_bind(after.0.transaction_id.to_string())
+        .push("::xid8, ")
+        .push_bind(after.0.position)
+        .push(")");
     if let Some(tenant_id) = filter.tenant_id {
         query.push(" AND e.tenant_id = ").push_bind(tenant_id);
     }

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::stream::Stream;
+use domain::agent::Agent;
 use eventstore::audit::checkpoints::{self, CheckpointPolicy, SignedCheckpoint};
 use eventstore::audit::{AuditSigner, verify};
 use eventstore::relay::ActiveRelay;
 use eventstore::testing::TestEnv;
+use eventstore::{CommandBus, Relay};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -36,12 +38,26 @@ async fn batches_until_signed(
     }
 }
 
-async fn verify_clean(env: &TestEnv, expected: u64) {
+/// Asserts the chain numbers the store's events 1..=`length` in commit order and verifies.
+async fn assert_sound_chain(env: &TestEnv, length: u64) {
+    assert_chain_covers_the_store(&env.pool).await;
     let key = AuditSigner::development().public_key();
     let report = verify::verify(&env.pool, &[key], 1).await.unwrap();
     assert_eq!(report.mismatch, None);
-    assert_eq!(report.verified, expected);
+    assert_eq!(report.verified, length);
     assert_eq!(report.unchained, 0);
+}
+
+/// `agents` agents of one tenant, all chained by a relay that has stopped again.
+async fn a_chained_store(agents: usize) -> (TestEnv, CommandBus<Agent>, Uuid, Relay) {
+    let env = TestEnv::new().await;
+    let bus = command_bus(&env);
+    let tenant = Uuid::now_v7();
+    let relay = audited_relay(&env, no_checkpoints());
+    create_agents(&bus, tenant, agents, 4).await;
+    let mut first = acquire_relay(&relay).await;
+    chain_until(&mut first, i64::try_from(agents).unwrap()).await;
+    (env, bus, tenant, relay)
 }
 
 async fn total(env: &TestEnv) -> i64 {
@@ -76,8 +92,7 @@ async fn the_relay_chains_every_event_once_in_commit_order() {
     chain_until(&mut active, total(&env).await).await;
 
     // then the chain numbers every stored event 1..n in commit order, and verifies.
-    assert_chain_covers_the_store(&env.pool).await;
-    verify_clean(&env, 80).await;
+    assert_sound_chain(&env, 80).await;
 
     env.cleanup().await;
 }
@@ -104,22 +119,14 @@ async fn a_relay_restarted_mid_chain_continues_it_without_a_gap_or_a_duplicate()
     chain_until(&mut second, 50).await;
 
     // then the chain goes on where it stopped: 1..50, each event once, and verifies.
-    assert_chain_covers_the_store(&env.pool).await;
-    verify_clean(&env, 50).await;
+    assert_sound_chain(&env, 50).await;
 
     env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_published_just_before_a_crash_are_chained_by_the_next_relay() {
-    let env = TestEnv::new().await;
-    let bus = command_bus(&env);
-    let tenant = Uuid::now_v7();
-    let relay = audited_relay(&env, no_checkpoints());
-    create_agents(&bus, tenant, 40, 4).await;
-    let mut first = acquire_relay(&relay).await;
-    chain_until(&mut first, 40).await;
-    drop(first);
+    let (env, _, _, relay) = a_chained_store(40).await;
 
     // Given the last batch reached the stream but its transaction (chain links and relay
     // checkpoint) never committed,
@@ -150,22 +157,14 @@ async fn events_published_just_before_a_crash_are_chained_by_the_next_relay() {
 
     // then it has chained them all the same: 1..40, once each.
     assert_eq!(second.chain_head().chain_index, 40);
-    assert_chain_covers_the_store(&env.pool).await;
-    verify_clean(&env, 40).await;
+    assert_sound_chain(&env, 40).await;
 
     env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn republishing_into_a_lost_stream_chains_nothing_twice() {
-    let env = TestEnv::new().await;
-    let bus = command_bus(&env);
-    let tenant = Uuid::now_v7();
-    let relay = audited_relay(&env, no_checkpoints());
-    create_agents(&bus, tenant, 30, 4).await;
-    let mut first = acquire_relay(&relay).await;
-    chain_until(&mut first, 30).await;
-    drop(first);
+    let (env, bus, tenant, relay) = a_chained_store(30).await;
 
     // Given the stream is lost, so the relay republishes every event,
     env.jetstream
@@ -182,8 +181,7 @@ async fn republishing_into_a_lost_stream_chains_nothing_twice() {
     assert_eq!(chain_rows(&env.pool).await.len(), 30);
     create_agents(&bus, tenant, 5, 1).await;
     chain_until(&mut second, 35).await;
-    assert_chain_covers_the_store(&env.pool).await;
-    verify_clean(&env, 35).await;
+    assert_sound_chain(&env, 35).await;
 
     env.cleanup().await;
 }
@@ -321,7 +319,7 @@ async fn an_on_demand_checkpoint_signs_the_current_head_and_publishes_it() {
         std::slice::from_ref(&signed)
     );
     assert_eq!(published_checkpoints(&env).await, [signed]);
-    verify_clean(&env, 7).await;
+    assert_sound_chain(&env, 7).await;
 
     env.cleanup().await;
 }

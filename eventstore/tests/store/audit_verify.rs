@@ -43,6 +43,41 @@ async fn a_chained_store() -> TestEnv {
     env
 }
 
+/// Changes the name in an `AgentCreated` payload behind the store's back.
+async fn rename_in_sql(env: &TestEnv, event_id: Uuid) {
+    sqlx::query(
+        "UPDATE events SET payload = jsonb_set(payload, '{AgentCreated,config,name}', '\"Evil\"')
+          WHERE event_id = $1",
+    )
+    .bind(event_id)
+    .execute(&env.pool)
+    .await
+    .unwrap();
+}
+
+async fn delete_in_sql(env: &TestEnv, event_id: Uuid) {
+    sqlx::query("DELETE FROM events WHERE event_id = $1")
+        .bind(event_id)
+        .execute(&env.pool)
+        .await
+        .unwrap();
+}
+
+/// The kind and chain index of the first mismatch.
+fn located(report: &VerifyReport) -> Option<(&'static str, i64)> {
+    let mismatch = report.mismatch.as_ref()?;
+    let kind = match mismatch {
+        Mismatch::Hash { .. } => "hash",
+        Mismatch::MissingEvent { .. } => "missing_event",
+        Mismatch::Order { .. } => "order",
+        Mismatch::Renumbered { .. } => "renumbered",
+        Mismatch::MissingLink { .. } => "missing_link",
+        Mismatch::CheckpointSignature { .. } => "checkpoint_signature",
+        Mismatch::Checkpoint { .. } => "checkpoint",
+    };
+    Some((kind, mismatch.chain_index()))
+}
+
 async fn verified(env: &TestEnv) -> VerifyReport {
     verify(&env.pool, &[AuditSigner::development().public_key()], 1)
         .await
@@ -79,20 +114,12 @@ async fn an_edited_payload_is_located() {
     let env = a_chained_store().await;
     let (event_id, position) = chained(&env, 7).await;
 
-    sqlx::query(
-        "UPDATE events SET payload = jsonb_set(payload, '{AgentCreated,config,name}', '\"Evil\"')
-          WHERE event_id = $1",
-    )
-    .bind(event_id)
-    .execute(&env.pool)
-    .await
-    .unwrap();
+    rename_in_sql(&env, event_id).await;
 
     let report = verified(&env).await;
-    assert!(
-        matches!(report.mismatch, Some(Mismatch::Hash { chain_index: 7, position: p, event_id: e, .. }) if p == position && e == event_id),
-        "{report:?}"
-    );
+    assert_eq!(located(&report), Some(("hash", 7)), "{report:?}");
+    let described = report.mismatch.as_ref().unwrap().describe();
+    assert!(described.contains(&format!("position {position}, event {event_id}")));
     assert_eq!(report.verified, 6);
 
     env.cleanup().await;
@@ -103,11 +130,7 @@ async fn a_deleted_row_is_located() {
     let env = a_chained_store().await;
     let (event_id, position) = chained(&env, 12).await;
 
-    sqlx::query("DELETE FROM events WHERE event_id = $1")
-        .bind(event_id)
-        .execute(&env.pool)
-        .await
-        .unwrap();
+    delete_in_sql(&env, event_id).await;
 
     let report = verified(&env).await;
     assert_eq!(
@@ -127,21 +150,12 @@ async fn the_deleted_last_row_is_located() {
     let env = a_chained_store().await;
     let (event_id, _) = chained(&env, EVENTS).await;
 
-    sqlx::query("DELETE FROM events WHERE event_id = $1")
-        .bind(event_id)
-        .execute(&env.pool)
-        .await
-        .unwrap();
+    delete_in_sql(&env, event_id).await;
 
     let report = verified(&env).await;
-    assert!(
-        matches!(
-            report.mismatch,
-            Some(Mismatch::MissingEvent {
-                chain_index: EVENTS,
-                ..
-            })
-        ),
+    assert_eq!(
+        located(&report),
+        Some(("missing_event", EVENTS)),
         "{report:?}"
     );
 
@@ -210,8 +224,9 @@ async fn two_swapped_payloads_are_located_at_the_first() {
 
     let report = verified(&env).await;
     let expected_index = i64::try_from(first_index).unwrap() + 1;
-    assert!(
-        matches!(report.mismatch, Some(Mismatch::Hash { chain_index, event_id, .. }) if chain_index == expected_index && event_id == first.event_id),
+    assert_eq!(
+        located(&report),
+        Some(("hash", expected_index)),
         "{report:?}"
     );
 
@@ -224,14 +239,7 @@ async fn a_chain_rewritten_along_with_an_edit_is_caught_by_the_signed_checkpoint
     let (event_id, _) = chained(&env, 7).await;
 
     // Given an edit, and every hash from there recomputed and stored as a forger would,
-    sqlx::query(
-        "UPDATE events SET payload = jsonb_set(payload, '{AgentCreated,config,name}', '\"Evil\"')
-          WHERE event_id = $1",
-    )
-    .bind(event_id)
-    .execute(&env.pool)
-    .await
-    .unwrap();
+    rename_in_sql(&env, event_id).await;
     let events = stored_events_in_commit_order(&env.pool).await;
     let mut previous: [u8; 32] = {
         let hash: Vec<u8> =
@@ -253,16 +261,7 @@ async fn a_chain_rewritten_along_with_an_edit_is_caught_by_the_signed_checkpoint
 
     // then the chain agrees with the store, but not with the signed head.
     let report = verified(&env).await;
-    assert!(
-        matches!(
-            report.mismatch,
-            Some(Mismatch::Checkpoint {
-                chain_index: EVENTS,
-                ..
-            })
-        ),
-        "{report:?}"
-    );
+    assert_eq!(located(&report), Some(("checkpoint", EVENTS)), "{report:?}");
 
     env.cleanup().await;
 }
@@ -275,14 +274,9 @@ async fn checkpoints_signed_by_another_key_do_not_count() {
         .unwrap()
         .public_key();
     let report = verify(&env.pool, &[stranger], 1).await.unwrap();
-    assert!(
-        matches!(
-            report.mismatch,
-            Some(Mismatch::CheckpointSignature {
-                chain_index: EVENTS,
-                ..
-            })
-        ),
+    assert_eq!(
+        located(&report),
+        Some(("checkpoint_signature", EVENTS)),
         "{report:?}"
     );
 

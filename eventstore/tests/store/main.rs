@@ -8,7 +8,7 @@ mod command_bus;
 mod idempotency;
 mod migrations;
 mod reader;
-mod relay_throughput;
 mod relay;
+mod relay_throughput;
 mod snapshots;
 mod support;
