@@ -2,6 +2,7 @@
 //! it, verifying a store against both, reading the history back with filters, and the
 //! state of any aggregate as it was at a past version or time.
 
+pub mod canonical;
 pub mod chain;
 pub mod checkpoints;
 pub mod history;

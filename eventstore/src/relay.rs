@@ -1,6 +1,7 @@
 //! The relay: the only writer to JetStream. It tails the store in commit order and
 //! publishes each event once (checkpoint in Postgres, `Nats-Msg-Id` dedup on the stream).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage, stream};
@@ -268,16 +269,20 @@ impl ActiveRelay {
             self.relay.batch_size,
         )
         .await?;
-        let Some(last) = events.last() else {
+        let Some(last) = events.last().map(CommitCursor::after) else {
             self.sign_if_due().await?;
             return Ok(BatchOutcome::default());
         };
+        // Hashing is CPU only: it runs on a blocking thread beside the publishing.
+        let events = Arc::new(events);
+        let (head, to_hash) = (self.chain, Arc::clone(&events));
+        let hashing = tokio::task::spawn_blocking(move || head.extend(&to_hash));
         let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(events.len());
         // Each message names the stream sequence it must follow: if one is lost (say the
         // connection dropped mid-batch), every later one is refused, so the stream never
         // holds an event past a gap, and the next batch starts again at the lost one.
         let base = self.checkpoint.stream_sequence;
-        for (offset, event) in (0u64..).zip(&events) {
+        for (offset, event) in (0u64..).zip(events.iter()) {
             let publish = publish_event(
                 &self.relay.jetstream,
                 &self.relay.namespace,
@@ -286,8 +291,6 @@ impl ActiveRelay {
             );
             acks.push(publish.await?);
         }
-        // Hashing is CPU only: it runs while the acks are on their way.
-        let (links, chain) = self.chain.extend(&events)?;
         let mut outcome = BatchOutcome {
             published: events.len(),
             duplicates: 0,
@@ -298,8 +301,11 @@ impl ActiveRelay {
             outcome.duplicates += usize::from(ack.duplicate);
             stream_sequence = stream_sequence.max(ack.sequence);
         }
+        let (links, chain) = hashing
+            .await
+            .map_err(|err| StoreError::Invalid(format!("chain hashing failed: {err}")))??;
         let checkpoint = Checkpoint {
-            cursor: CommitCursor::after(last),
+            cursor: last,
             stream_sequence,
         };
         self.commit_batch(checkpoint, &links, chain).await?;

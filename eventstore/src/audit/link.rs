@@ -5,11 +5,11 @@
 //! hash covers the RFC 8785 (JCS) canonical form of the envelope and payload, which any
 //! reader of the store can rebuild byte for byte.
 
-use serde::Serialize;
+use chrono::SecondsFormat;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
+use super::canonical;
 use crate::{StoreError, StoredEvent};
 
 /// A SHA-256 digest.
@@ -18,42 +18,38 @@ pub type Hash = [u8; 32];
 /// The "previous hash" of the first event.
 pub const GENESIS: Hash = [0; 32];
 
-/// What the hash covers: every envelope field that says what happened, and the payload.
+/// The hash of `event` following `previous`: SHA-256 over `previous` and the canonical
+/// (RFC 8785) object of every envelope field that says what happened, and the payload.
 /// The event's place in the order is covered by the chain itself.
-#[derive(Serialize)]
-struct CanonicalEvent<'a> {
-    event_id: Uuid,
-    tenant_id: Uuid,
-    aggregate_type: &'a str,
-    aggregate_id: &'a str,
-    sequence: i64,
-    event_type: &'a str,
-    event_version: &'a str,
-    /// RFC 3339 with microseconds, the precision Postgres keeps.
-    occurred_at: String,
-    metadata: Value,
-    payload: Value,
-}
-
-/// The hash of `event` following `previous`.
 pub fn link_hash(previous: &Hash, event: &StoredEvent) -> Result<Hash, StoreError> {
-    let canonical = CanonicalEvent {
-        event_id: event.event_id,
-        tenant_id: event.tenant_id,
-        aggregate_type: &event.aggregate_type,
-        aggregate_id: &event.aggregate_id,
-        sequence: event.sequence,
-        event_type: &event.event_type,
-        event_version: &event.event_version,
-        occurred_at: event
-            .occurred_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        metadata: serde_json::from_str(&event.metadata)?,
-        payload: serde_json::from_str(&event.payload)?,
-    };
+    let text = |text: &str| Value::String(text.to_owned());
+    let number = |n: i64| Value::Number(n.into());
+    // In canonical (code point) order, so no sorting is needed.
+    let members = [
+        ("aggregate_id", text(&event.aggregate_id)),
+        ("aggregate_type", text(&event.aggregate_type)),
+        ("event_id", text(&event.event_id.to_string())),
+        ("event_type", text(&event.event_type)),
+        ("event_version", text(&event.event_version)),
+        ("metadata", serde_json::from_str(&event.metadata)?),
+        // RFC 3339 with microseconds, the precision Postgres keeps.
+        (
+            "occurred_at",
+            text(
+                &event
+                    .occurred_at
+                    .to_rfc3339_opts(SecondsFormat::Micros, true),
+            ),
+        ),
+        ("payload", serde_json::from_str(&event.payload)?),
+        ("sequence", number(event.sequence)),
+        ("tenant_id", text(&event.tenant_id.to_string())),
+    ]
+    .map(|(key, value)| (key.to_owned(), value));
     let mut hasher = Sha256::new();
     hasher.update(previous);
-    serde_json_canonicalizer::to_writer(&canonical, &mut hasher)?;
+    canonical::write_object(&mut hasher, members.iter().map(|(k, v)| (k, v)))
+        .map_err(|err| StoreError::Invalid(format!("canonical form: {err}")))?;
     Ok(hasher.finalize().into())
 }
 
@@ -66,6 +62,7 @@ pub fn hash_from_slice(bytes: &[u8]) -> Option<Hash> {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
 
     fn event(payload: &str) -> StoredEvent {
         StoredEvent {
