@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use eventstore::Namespace;
+use eventstore::audit::signing::DEVELOPMENT_SIGNING_KEY;
+use eventstore::audit::{AuditSigner, CheckpointPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use webhooks::DeliverySettings;
 
@@ -64,6 +66,18 @@ pub struct Config {
     #[arg(long, env = "AGENTOS_SSE_HEARTBEAT_MS", default_value_t = 15_000,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub sse_heartbeat_ms: u64,
+    /// Ed25519 seed (32 bytes, base64) that signs audit checkpoints. The default is the
+    /// development key published in the README: set your own anywhere that matters.
+    #[arg(long, env = "AGENTOS_AUDIT_SIGNING_KEY", default_value = DEVELOPMENT_SIGNING_KEY, value_parser = secret, hide_default_value = true)]
+    pub audit_signing_key: SecretString,
+    /// The relay signs the audit chain at least every this many events…
+    #[arg(long, env = "AGENTOS_AUDIT_CHECKPOINT_EVERY", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_checkpoint_every: u64,
+    /// …and every this many seconds while the chain grows.
+    #[arg(long, env = "AGENTOS_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_checkpoint_seconds: u64,
     /// How the webhook worker delivers.
     #[command(flatten)]
     pub webhooks: WebhookConfig,
@@ -146,6 +160,20 @@ impl Config {
     /// Whether tool requests are signed with the development default secret.
     pub fn signs_with_development_secret(&self) -> bool {
         self.tool_signing_secret.expose_secret() == executor::config::DEVELOPMENT_SIGNING_SECRET
+    }
+
+    /// The signer of audit checkpoints.
+    pub fn audit_signer(&self) -> anyhow::Result<AuditSigner> {
+        AuditSigner::from_base64_seed(self.audit_signing_key.expose_secret())
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// When the relay signs the chain.
+    pub fn checkpoint_policy(&self) -> CheckpointPolicy {
+        CheckpointPolicy {
+            every_events: self.audit_checkpoint_every,
+            every: Duration::from_secs(self.audit_checkpoint_seconds),
+        }
     }
 
     /// The consistency wait bound.

@@ -1,8 +1,10 @@
 //! The `agentos` binary's library: configuration, the roles a process runs, and the
-//! administrative commands (tenants, migrations, rebuilds, schema generation).
+//! administrative commands (tenants, migrations, rebuilds, replay, audit, schema generation).
 
+pub mod audit;
 pub mod config;
 pub mod platform;
+pub mod replay;
 pub mod schemas;
 
 pub use config::{Config, Role};

@@ -1,7 +1,8 @@
 //! `agentos`: runs the platform's roles and its administrative commands.
 
 use clap::{Parser, Subcommand};
-use cli::{Config, Platform, Role, schemas};
+use cli::replay::ReplayArgs;
+use cli::{Config, Platform, Role, audit, replay, schemas};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,14 @@ enum Command {
         #[command(subcommand)]
         command: ProjectionCommand,
     },
+    /// Prints the event history in global commit order as NDJSON, or rebuilds a projection
+    /// from it (`--into`).
+    Replay(ReplayArgs),
+    /// The tamper-evident hash chain over every event.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Writes (or checks) the JSON Schemas and OpenAPI documents in schemas/.
     Schemas {
         #[arg(long, default_value = "schemas")]
@@ -52,6 +61,26 @@ enum TenantCommand {
         #[arg(long)]
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recomputes the chain from the store and checks it against the stored hashes and the
+    /// signed checkpoints; exits 1 at the first place that does not match.
+    Verify {
+        /// The chain index (place in global commit order, from 1) to start at; the stored
+        /// hash before it is trusted.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..))]
+        from: i64,
+        /// Base64 Ed25519 public key the checkpoints must be signed with (repeatable);
+        /// default: the configured signing key's.
+        #[arg(long, env = "AGENTOS_AUDIT_PUBLIC_KEY", value_delimiter = ',')]
+        public_key: Vec<String>,
+    },
+    /// Signs the chain head now, stores it and publishes it to the audit stream.
+    Checkpoint,
+    /// Prints the public key of the configured signing key (base64).
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -101,6 +130,21 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Replay(args) => {
+            let pool = connect(&config).await?;
+            if args.into.is_some() {
+                let report = replay::into_agents(&pool).await?;
+                println!(
+                    "{}",
+                    serde_json::json!({"projection": "agents", "events": report.events, "seconds": report.seconds})
+                );
+            } else {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                replay::to_ndjson(&pool, &args, &mut out).await?;
+            }
+            Ok(())
+        }
+        Command::Audit { command } => run_audit(&config, command).await,
         Command::Schemas { dir, check } => {
             if check {
                 let drifted = schemas::check(&dir)?;
@@ -114,6 +158,33 @@ async fn main() -> anyhow::Result<()> {
                 let written = schemas::write(&dir)?;
                 println!("wrote {written} files to {}", dir.display());
             }
+            Ok(())
+        }
+    }
+}
+
+async fn run_audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { from, public_key } => {
+            let pool = connect(config).await?;
+            let report = audit::verify_chain(&pool, config, &public_key, from).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            if let Some(mismatch) = &report.mismatch {
+                eprintln!("audit chain does not verify: {}", mismatch.describe());
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        AuditCommand::Checkpoint => {
+            let pool = connect(config).await?;
+            match audit::checkpoint(&pool, config).await? {
+                Some(checkpoint) => println!("{}", serde_json::to_string(&checkpoint)?),
+                None => println!("{{\"checkpoint\": null, \"reason\": \"the chain is empty\"}}"),
+            }
+            Ok(())
+        }
+        AuditCommand::PublicKey => {
+            println!("{}", config.audit_signer()?.public_key_base64());
             Ok(())
         }
     }

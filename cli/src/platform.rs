@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use eventstore::audit::AggregateStates;
+use eventstore::audit::checkpoints::ensure_audit_stream;
 use eventstore::leader::LockSession;
+use eventstore::loader::AggregateLoader;
 use eventstore::relay::ensure_stream;
 use eventstore::web::ops::{self, Dependencies};
 use eventstore::{CommandBus, Relay, RelayWaker, database};
@@ -44,6 +47,12 @@ pub struct Platform {
 impl Platform {
     /// Prepares the database, the stream and the connections, then starts `roles`.
     pub async fn start(config: &Config, roles: &[Role]) -> anyhow::Result<Self> {
+        let signer = config.audit_signer()?;
+        if signer.is_development() && Role::Relay.in_set(roles) {
+            tracing::warn!(
+                "audit checkpoints are signed with the published development key; set AGENTOS_AUDIT_SIGNING_KEY"
+            );
+        }
         ensure_database(config.database_url()).await?;
         let pool = database::connect(config.database_url(), config.db_max_connections)
             .await
@@ -56,6 +65,7 @@ impl Platform {
             .context("connecting to NATS")?;
         let jetstream = async_nats::jetstream::new(nats.clone());
         ensure_stream(&jetstream, &config.namespace).await?;
+        ensure_audit_stream(&jetstream, &config.namespace).await?;
         let needs_redis = Role::CommandApi.in_set(roles)
             || Role::QueryApi.in_set(roles)
             || Role::Projector.in_set(roles);
@@ -120,12 +130,17 @@ impl Platform {
                     heartbeat: config.sse_heartbeat(),
                     shutdown: shutdown.clone(),
                 },
+                aggregate_states: AggregateStates::new(
+                    pool.clone(),
+                    AggregateLoader::new(pool.clone(), domain::catalog::upcasters()),
+                ),
             };
             let app = query_api::router(state, dependencies.clone());
             platform.query_api = Some(platform.serve(config.query_api_addr, app).await?);
         }
         if Role::Relay.in_set(roles) {
-            let relay = Relay::new(pool.clone(), jetstream.clone(), config.namespace.clone());
+            let relay = Relay::new(pool.clone(), jetstream.clone(), config.namespace.clone())
+                .with_signed_checkpoints(signer, config.checkpoint_policy());
             let wake = nats
                 .subscribe(config.namespace.relay_wake_subject())
                 .await

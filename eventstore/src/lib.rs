@@ -5,6 +5,7 @@
 //! HTTP pieces (problem+json, auth, health, metrics) both APIs use.
 
 pub mod alongside;
+pub mod audit;
 pub mod billing_cache;
 pub mod command_bus;
 pub mod consistency;

@@ -1,5 +1,6 @@
 //! Loading an aggregate: its latest snapshot, if any, plus the events after it, each
-//! upcast to its current version before it is applied.
+//! upcast to its current version before it is applied — up to now, or up to a past
+//! version or time (the audit's point-in-time state folds with this same code).
 //!
 //! Snapshots are a cache of the folded state, written every [`SNAPSHOT_EVERY`] events;
 //! the events stay the truth. A snapshot that no longer deserializes (the aggregate's
@@ -9,6 +10,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde_json::Value;
@@ -24,6 +26,17 @@ pub const SNAPSHOT_EVERY: u64 = 100;
 pub struct AggregateLoader {
     pool: PgPool,
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+}
+
+/// How far to fold an aggregate's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// Every event.
+    Latest,
+    /// Events up to this sequence.
+    Version(u64),
+    /// Events in sequence order until the first that occurred after this time.
+    Time(DateTime<Utc>),
 }
 
 #[derive(sqlx::FromRow)]
@@ -47,11 +60,12 @@ struct LoadRow {
     metadata: String,
 }
 
-/// The latest snapshot and the events after it, in one round trip.
+/// The latest snapshot at or below sequence `$3` and the events after it up to `$3`, in
+/// one round trip.
 const LOAD: &str = "
 WITH snapshot AS (
     SELECT last_sequence, payload FROM snapshots
-     WHERE aggregate_type = $1 AND aggregate_id = $2
+     WHERE aggregate_type = $1 AND aggregate_id = $2 AND last_sequence <= $3
      ORDER BY last_sequence DESC LIMIT 1)
 SELECT true AS is_snapshot, last_sequence AS sequence, '' AS event_type, '' AS event_version,
        payload::text AS payload, '' AS metadata
@@ -60,14 +74,14 @@ UNION ALL
 SELECT false, sequence, event_type, event_version, payload::text, metadata::text
   FROM events
  WHERE aggregate_type = $1 AND aggregate_id = $2
-   AND sequence > COALESCE((SELECT last_sequence FROM snapshot), 0)
+   AND sequence > COALESCE((SELECT last_sequence FROM snapshot), 0) AND sequence <= $3
  ORDER BY is_snapshot DESC, sequence";
 
 const EVENTS_AFTER: &str = "
 SELECT sequence, event_type, event_version, payload::text AS payload,
        metadata::text AS metadata
   FROM events
- WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+ WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 AND sequence <= $4
  ORDER BY sequence";
 
 impl AggregateLoader {
@@ -80,11 +94,27 @@ impl AggregateLoader {
     }
 
     /// The aggregate's state and version (the sequence of its last event; 0 when new).
-    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, aggregate_id), err)]
     pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<(A, u64), StoreError> {
+        self.load_as_of(aggregate_id, AsOf::Latest).await
+    }
+
+    /// The aggregate's state and version as they were at `as_of` (version 0: it did not
+    /// exist yet). A snapshot is used only if it is not past that point.
+    #[tracing::instrument(skip_all, fields(aggregate_type = A::TYPE, aggregate_id), err)]
+    pub async fn load_as_of<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        as_of: AsOf,
+    ) -> Result<(A, u64), StoreError> {
+        let upto = match as_of {
+            AsOf::Latest => i64::MAX,
+            AsOf::Version(version) => i64::try_from(version).unwrap_or(i64::MAX),
+            AsOf::Time(time) => self.version_at(A::TYPE, aggregate_id, time).await?,
+        };
         let rows: Vec<LoadRow> = sqlx::query_as(LOAD)
             .bind(A::TYPE)
             .bind(aggregate_id)
+            .bind(upto)
             .fetch_all(&self.pool)
             .await?;
         let mut rows = rows.into_iter().peekable();
@@ -97,7 +127,7 @@ impl AggregateLoader {
                 ),
                 Err(err) => {
                     tracing::warn!(%err, aggregate_type = A::TYPE, aggregate_id, "snapshot ignored: it no longer matches the aggregate's state");
-                    return self.fold_from_start(aggregate_id).await;
+                    return self.fold_from_start(aggregate_id, upto).await;
                 }
             },
         };
@@ -115,15 +145,18 @@ impl AggregateLoader {
         Ok((aggregate, version))
     }
 
-    /// The aggregate folded from its first event, ignoring any snapshot.
+    /// The aggregate folded from its first event up to sequence `upto`, ignoring any
+    /// snapshot.
     async fn fold_from_start<A: Aggregate>(
         &self,
         aggregate_id: &str,
+        upto: i64,
     ) -> Result<(A, u64), StoreError> {
         let rows: Vec<EventRow> = sqlx::query_as(EVENTS_AFTER)
             .bind(A::TYPE)
             .bind(aggregate_id)
             .bind(0_i64)
+            .bind(upto)
             .fetch_all(&self.pool)
             .await?;
         let (mut aggregate, mut version) = (A::default(), 0);
@@ -162,6 +195,25 @@ impl AggregateLoader {
         Ok(serde_json::from_value(
             upcast(&self.upcasters, event).payload,
         )?)
+    }
+
+    /// The last sequence of the aggregate's longest prefix of events that occurred at or
+    /// before `time`.
+    async fn version_at(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        time: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MIN(sequence) FILTER (WHERE occurred_at > $3) - 1, MAX(sequence), 0)
+               FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(time)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Stores `aggregate` at `version` as the aggregate's snapshot, replacing older ones.

@@ -66,6 +66,16 @@ impl Namespace {
         }
     }
 
+    /// The JetStream stream that holds the signed audit checkpoints.
+    pub fn audit_stream(&self) -> String {
+        format!("{}_AUDIT", self.0.to_ascii_uppercase())
+    }
+
+    /// The subject signed audit checkpoints are published on (outside `<ns>.events.>`).
+    pub fn audit_checkpoint_subject(&self) -> String {
+        format!("{}.audit.checkpoints", self.0)
+    }
+
     /// Core-NATS subject that wakes the relay after an append commits.
     pub fn relay_wake_subject(&self) -> String {
         format!("{}.internal.relay.wake", self.0)
@@ -99,6 +109,12 @@ mod tests {
         assert_eq!(
             ns.aggregate_type_filter("agent"),
             "agentos.events.*.agent.*"
+        );
+        assert_eq!(ns.audit_stream(), "AGENTOS_AUDIT");
+        assert_eq!(ns.audit_checkpoint_subject(), "agentos.audit.checkpoints");
+        assert!(
+            !ns.audit_checkpoint_subject()
+                .starts_with(&format!("{}.", ns.subject_prefix()))
         );
     }
 

@@ -1,6 +1,7 @@
 //! The relay: the only writer to JetStream. It tails the store in commit order and
 //! publishes each event once (checkpoint in Postgres, `Nats-Msg-Id` dedup on the stream).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage, stream};
@@ -8,13 +9,16 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::checkpoints::{self, CheckpointPolicy};
+use crate::audit::{AuditSigner, ChainHead, chain};
 use crate::leader::{LeaderLock, STANDBY_RETRY};
 use crate::reader::{self, CommitCursor};
 
+mod audit;
 mod checkpoint;
 
 use crate::{CloudEvent, Namespace, StoreError, StoredEvent};
-use checkpoint::{Checkpoint, load_checkpoint, save_checkpoint};
+use checkpoint::{Checkpoint, load_checkpoint};
 
 /// Header with the store's transaction id of the event (its commit-order key).
 pub const TRANSACTION_ID_HEADER: &str = "Agentos-Transaction-Id";
@@ -127,17 +131,32 @@ pub struct Relay {
     jetstream: jetstream::Context,
     namespace: Namespace,
     batch_size: i64,
+    signing: Option<(AuditSigner, CheckpointPolicy)>,
 }
 
 impl Relay {
-    /// A relay from `pool`'s event store into the namespace's stream.
+    /// A relay from `pool`'s event store into the namespace's stream. It extends the
+    /// audit hash chain with every batch; signed checkpoints need
+    /// [`Relay::with_signed_checkpoints`].
     pub fn new(pool: PgPool, jetstream: jetstream::Context, namespace: Namespace) -> Self {
         Self {
             pool,
             jetstream,
             namespace,
             batch_size: 1000,
+            signing: None,
         }
+    }
+
+    /// Signs the chain head with `signer` as `policy` says, storing each checkpoint and
+    /// publishing it to the audit stream.
+    pub fn with_signed_checkpoints(
+        mut self,
+        signer: AuditSigner,
+        policy: CheckpointPolicy,
+    ) -> Self {
+        self.signing = Some((signer, policy));
+        self
     }
 
     /// Publishes at most `batch_size` events per batch. A batch is published before any
@@ -196,12 +215,19 @@ impl Relay {
 
     async fn activate(&self, mut lock: LeaderLock) -> Result<ActiveRelay, StoreError> {
         let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
+        if self.signing.is_some() {
+            checkpoints::ensure_audit_stream(&self.jetstream, &self.namespace).await?;
+        }
         let mut active = ActiveRelay {
             checkpoint: load_checkpoint(lock.connection(), &self.namespace.stream()).await?,
+            chain: chain::load_head(lock.connection()).await?,
+            last_signed: checkpoints::latest(lock.connection()).await?,
             lock,
             relay: self.clone(),
         };
         active.reconcile_with_stream(stream).await?;
+        active.catch_up_chain().await?;
+        active.publish_checkpoints().await;
         Ok(active)
     }
 
@@ -214,6 +240,10 @@ impl Relay {
 pub struct ActiveRelay {
     lock: LeaderLock,
     checkpoint: Checkpoint,
+    /// The chain's last link; ahead of `checkpoint` while republishing into a lost stream.
+    chain: ChainHead,
+    /// Index and time of the latest signed checkpoint.
+    last_signed: (i64, chrono::DateTime<chrono::Utc>),
     relay: Relay,
 }
 
@@ -223,8 +253,13 @@ impl ActiveRelay {
         self.checkpoint.cursor
     }
 
+    /// The audit chain's last link.
+    pub fn chain_head(&self) -> ChainHead {
+        self.chain
+    }
+
     /// Publishes the next batch in commit order, pipelined, then checkpoints after all
-    /// acks are in.
+    /// acks are in, in one transaction with the batch's links of the audit chain.
     #[tracing::instrument(skip_all, err)]
     pub async fn process_batch(&mut self) -> Result<BatchOutcome, StoreError> {
         let started = Instant::now();
@@ -234,15 +269,20 @@ impl ActiveRelay {
             self.relay.batch_size,
         )
         .await?;
-        let Some(last) = events.last() else {
+        let Some(last) = events.last().map(CommitCursor::after) else {
+            self.sign_if_due().await?;
             return Ok(BatchOutcome::default());
         };
+        // Hashing is CPU only: it runs on a blocking thread beside the publishing.
+        let events = Arc::new(events);
+        let (head, to_hash) = (self.chain, Arc::clone(&events));
+        let hashing = tokio::task::spawn_blocking(move || head.extend(&to_hash));
         let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(events.len());
         // Each message names the stream sequence it must follow: if one is lost (say the
         // connection dropped mid-batch), every later one is refused, so the stream never
         // holds an event past a gap, and the next batch starts again at the lost one.
         let base = self.checkpoint.stream_sequence;
-        for (offset, event) in (0u64..).zip(&events) {
+        for (offset, event) in (0u64..).zip(events.iter()) {
             let publish = publish_event(
                 &self.relay.jetstream,
                 &self.relay.namespace,
@@ -261,17 +301,14 @@ impl ActiveRelay {
             outcome.duplicates += usize::from(ack.duplicate);
             stream_sequence = stream_sequence.max(ack.sequence);
         }
+        let (links, chain) = hashing
+            .await
+            .map_err(|err| StoreError::Invalid(format!("chain hashing failed: {err}")))??;
         let checkpoint = Checkpoint {
-            cursor: CommitCursor::after(last),
+            cursor: last,
             stream_sequence,
         };
-        save_checkpoint(
-            self.lock.connection(),
-            &self.relay.namespace.stream(),
-            checkpoint,
-        )
-        .await?;
-        self.checkpoint = checkpoint;
+        self.commit_batch(checkpoint, &links, chain).await?;
         metrics::counter!("agentos_relay_published_total").increment(outcome.published as u64);
         metrics::counter!("agentos_relay_duplicates_total").increment(outcome.duplicates as u64);
         metrics::histogram!("agentos_relay_batch_seconds").record(started.elapsed().as_secs_f64());

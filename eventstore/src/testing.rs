@@ -92,6 +92,10 @@ impl TestEnv {
             .delete_stream(self.namespace.stream())
             .await
             .ok();
+        self.jetstream
+            .delete_stream(self.namespace.audit_stream())
+            .await
+            .ok();
         let mut redis = self.redis().await;
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}:*", self.redis_prefix))

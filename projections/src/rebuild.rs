@@ -43,6 +43,14 @@ pub struct RebuildReport {
 /// the other, so the exact next-version rule holds throughout. The live projector then
 /// continues on the new table; events it sees again are skipped as duplicates.
 pub async fn rebuild_agents(pool: &PgPool) -> Result<RebuildReport, ProjectionError> {
+    rebuild_agents_observed(pool, |_| {}).await
+}
+
+/// [`rebuild_agents`], telling `progress` how many events each page folded.
+pub async fn rebuild_agents_observed(
+    pool: &PgPool,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<RebuildReport, ProjectionError> {
     let started = Instant::now();
     checkpoint::ensure(pool, AGENTS_PROJECTION).await?;
     ensure_table(pool).await?;
@@ -56,6 +64,7 @@ pub async fn rebuild_agents(pool: &PgPool) -> Result<RebuildReport, ProjectionEr
         let (applied, next) = fold_page(&mut tx, &shadow, cursor).await?;
         tx.commit().await?;
         events += applied;
+        progress(applied);
         match next {
             Some(next) => cursor = next,
             None => break,
@@ -66,6 +75,7 @@ pub async fn rebuild_agents(pool: &PgPool) -> Result<RebuildReport, ProjectionEr
     checkpoint::lock(&mut tx, AGENTS_PROJECTION).await?;
     while let (applied, Some(next)) = fold_page(&mut tx, &shadow, cursor).await? {
         events += applied;
+        progress(applied);
         cursor = next;
     }
     let retired = format!("agents_retired_{suffix}");

@@ -4,15 +4,27 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use domain::agent::AGENT_AGGREGATE_TYPE;
 use domain::api_key::Scope;
+use eventstore::audit::AggregateState;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::AgentSummary;
 use projections::agents::{self, AgentList, AgentListFilter, AgentView};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::{cursor, one_of, page_limit, with_etag};
+use crate::point_in_time::{AsOfParams, respond_as_of};
+
+/// An agent: its read model, or with `as_of` / `as_of_version` its state folded from the
+/// store as it was then.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum AgentRead {
+    Current(AgentView),
+    AsOf(AggregateState),
+}
 
 /// `GET /v1/agents` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -92,31 +104,52 @@ fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
     get, path = "/v1/agents/{id}", tag = "agents",
     params(
         ("id" = uuid::Uuid, Path),
+        AsOfParams,
         ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible"),
         ("If-None-Match" = Option<String>, Header),
     ),
     responses(
-        (status = 200, body = AgentView, headers(("ETag" = String, description = "The agent's version"))),
+        (status = 200, body = AgentRead, headers(("ETag" = String, description = "The agent's version"))),
         (status = 304, description = "Not modified"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One agent, with its version as ETag.
+/// One agent, with its version as ETag; with `as_of` or `as_of_version`, its state as it
+/// was then.
 pub async fn get_agent(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::AgentsRead)?;
+    if let Some(as_of) = params.point()? {
+        let tenant = principal.tenant_id;
+        return respond_as_of(
+            &state,
+            tenant,
+            AGENT_AGGREGATE_TYPE,
+            id,
+            as_of,
+            "agent",
+            AgentRead::AsOf,
+        )
+        .await;
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let agent = agents::get_agent(&state.pool, principal.tenant_id, id)
         .await
         .map_err(|err| Problem::internal(&err))?
         .ok_or_else(|| Problem::not_found("agent"))?;
-    Ok(with_etag(&headers, agent.version, agent))
+    Ok(with_etag(
+        &headers,
+        agent.version,
+        AgentRead::Current(agent),
+    ))
 }
 
 #[utoipa::path(

@@ -3,13 +3,25 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use domain::api_key::Scope;
-use eventstore::web::{Authenticated, Problem, UuidPath};
+use axum::response::{IntoResponse, Response};
+use domain::api_key::{API_KEY_AGGREGATE_TYPE, Scope};
+use eventstore::audit::AggregateState;
+use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::api_keys::{self, ApiKeyView};
 use serde::Serialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
+use crate::point_in_time::{AsOfParams, respond_as_of};
+
+/// An API key: its read model, or with `as_of` / `as_of_version` its state folded from
+/// the store as it was then (the key hash redacted).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ApiKeyRead {
+    Current(ApiKeyView),
+    AsOf(AggregateState),
+}
 
 /// The tenant's API keys.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -43,26 +55,41 @@ pub async fn list_api_keys(
 
 #[utoipa::path(
     get, path = "/v1/api-keys/{id}", tag = "api-keys",
-    params(("id" = uuid::Uuid, Path), ("X-Consistency-Token" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), AsOfParams, ("X-Consistency-Token" = Option<String>, Header)),
     responses(
-        (status = 200, body = ApiKeyView),
+        (status = 200, body = ApiKeyRead),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One of the tenant's API keys.
+/// One of the tenant's API keys; with `as_of` or `as_of_version`, as it was then.
 pub async fn get_api_key(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
-) -> Result<Json<ApiKeyView>, Problem> {
+) -> Result<Response, Problem> {
     let principal = auth.require(Scope::Admin)?;
+    if let Some(as_of) = params.point()? {
+        let tenant = principal.tenant_id;
+        return respond_as_of(
+            &state,
+            tenant,
+            API_KEY_AGGREGATE_TYPE,
+            id,
+            as_of,
+            "API key",
+            ApiKeyRead::AsOf,
+        )
+        .await;
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     api_keys::get_api_key(&state.pool, principal.tenant_id, id)
         .await
         .map_err(|err| Problem::internal(&err))?
-        .map(Json)
+        .map(|key| Json(ApiKeyRead::Current(key)).into_response())
         .ok_or_else(|| Problem::not_found("API key"))
 }

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::memories::{self, recall};
-use crate::{AppState, agents, api_keys, billing, events, invocations, tools, webhooks};
+use crate::{AppState, agents, api_keys, audit, billing, events, invocations, tools, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use crate::{AppState, agents, api_keys, billing, events, invocations, tools, web
         (name = "events", description = "The tenant's events as Server-Sent Events (scope `audit:read`)"),
         (name = "webhooks", description = "Webhook subscriptions and their delivery logs (scope `admin`)"),
         (name = "billing", description = "The caller's billing account, usage, invoices and ledger (scope `billing:read`). Money is in integer micro-units."),
+        (name = "audit", description = "Event history, correlations and point-in-time state from the event store (scope `audit:read`)"),
     )
 )]
 struct ApiDoc;
@@ -54,6 +55,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::list_invoices))
         .routes(routes!(billing::get_invoice))
         .routes(routes!(billing::get_ledger))
+        .routes(routes!(audit::list_audit_events))
+        .routes(routes!(audit::list_correlated_events))
+        .routes(routes!(audit::get_aggregate_state))
 }
 
 /// The query API's OpenAPI document.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use eventstore::audit::AggregateStates;
 use eventstore::web::Authenticator;
 use projections::AgentsRedisProjection;
 use projections::memories_redis::MemoriesRedisProjection;
@@ -18,6 +19,8 @@ pub struct AppState {
     /// The hot memory model: each agent's recent memories.
     pub memory_cache: MemoriesRedisProjection,
     pub authenticator: Authenticator,
+    /// Folds any aggregate to a past point (audit and `as_of` reads).
+    pub aggregate_states: AggregateStates,
     /// The longest a request with `X-Consistency-Token` waits for the read model.
     pub consistency_wait: Duration,
     /// Where `GET /v1/events/stream` reads from.

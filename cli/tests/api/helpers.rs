@@ -103,6 +103,11 @@ pub async fn spawn_app_tuned(roles: &[Role], tune: impl FnOnce(&mut Config)) -> 
             timeout_ms: 2_000,
             poll_ms: 50,
         },
+        audit_signing_key: SecretString::from(
+            eventstore::audit::signing::DEVELOPMENT_SIGNING_KEY.to_owned(),
+        ),
+        audit_checkpoint_every: 10_000,
+        audit_checkpoint_seconds: 60,
     };
     tune(&mut config);
     let platform = Platform::start(&config, roles)

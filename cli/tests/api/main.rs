@@ -2,6 +2,8 @@
 //! over HTTP, each test in its own database, stream and Redis prefix.
 
 mod api_keys;
+mod audit;
+mod audit_cli;
 mod bad_input;
 mod bad_queries;
 mod billing;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::message::StreamMessage;
 use chrono::Utc;
 use domain::agent::{Agent, AgentCommand, AgentConfig, AgentConfigChanges, ModelConfig};
+use eventstore::audit::{AuditSigner, CheckpointPolicy};
+use eventstore::relay::ActiveRelay;
 use eventstore::testing::TestEnv;
-use eventstore::{CommandBus, CommandContext, RelayWaker, StoredEvent};
+use eventstore::{CommandBus, CommandContext, Relay, RelayWaker, StoredEvent};
 use futures::StreamExt;
 use serde_json::json;
 use sqlx::{PgExecutor, PgPool};
@@ -261,4 +263,76 @@ pub fn message_id(message: &StreamMessage) -> Uuid {
         .get("Nats-Msg-Id")
         .expect("every message carries Nats-Msg-Id");
     Uuid::parse_str(header.as_str()).expect("Nats-Msg-Id is a UUID")
+}
+
+/// A relay for `env` that signs checkpoints with the development key as `policy` says.
+pub fn audited_relay(env: &TestEnv, policy: CheckpointPolicy) -> Relay {
+    Relay::new(
+        env.pool.clone(),
+        env.jetstream.clone(),
+        env.namespace.clone(),
+    )
+    .with_batch_size(25)
+    .with_signed_checkpoints(AuditSigner::development(), policy)
+}
+
+/// A policy that never signs on its own (checkpoints only on demand).
+pub fn no_checkpoints() -> CheckpointPolicy {
+    CheckpointPolicy {
+        every_events: u64::MAX,
+        every: Duration::from_secs(24 * 3600),
+    }
+}
+
+/// Takes the relay lock, waiting for a previous holder's connection to be gone.
+pub async fn acquire_relay(relay: &Relay) -> ActiveRelay {
+    eventually("the relay lock is free", || async {
+        relay.try_acquire().await.expect("try_acquire")
+    })
+    .await
+}
+
+/// Runs batches until the audit chain has `length` links.
+pub async fn chain_until(active: &mut ActiveRelay, length: i64) {
+    let deadline = Instant::now() + PATIENCE;
+    while active.chain_head().chain_index < length {
+        assert!(
+            Instant::now() < deadline,
+            "chained only {}",
+            active.chain_head().chain_index
+        );
+        if active
+            .process_batch()
+            .await
+            .expect("process_batch")
+            .published
+            == 0
+        {
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+    assert_eq!(active.chain_head().chain_index, length);
+}
+
+/// The chain's (index, event id) rows in index order.
+pub async fn chain_rows(pool: &PgPool) -> Vec<(i64, Uuid)> {
+    sqlx::query_as("SELECT chain_index, event_id FROM audit_chain ORDER BY chain_index")
+        .fetch_all(pool)
+        .await
+        .expect("select chain")
+}
+
+/// Asserts that the chain is 1..=n over exactly the store's events in commit order.
+pub async fn assert_chain_covers_the_store(pool: &PgPool) {
+    let chain = chain_rows(pool).await;
+    let indexes: Vec<i64> = chain.iter().map(|(index, _)| *index).collect();
+    let expected: Vec<i64> = (1..=i64::try_from(chain.len()).unwrap()).collect();
+    assert_eq!(indexes, expected, "the chain has a gap or a duplicate");
+    let chained: Vec<Uuid> = chain.iter().map(|(_, id)| *id).collect();
+    let commit_order: Vec<Uuid> = stored_events_in_commit_order(pool)
+        .await
+        .iter()
+        .map(|event| event.event_id)
+        .collect();
+    assert_eq!(chained, commit_order);
 }

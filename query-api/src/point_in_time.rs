@@ -1,0 +1,96 @@
+//! `?as_of=<RFC 3339>` / `?as_of_version=<n>` on a resource's GET: the aggregate's state
+//! folded from the store up to that point with the domain's own code.
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use eventstore::audit::{AggregateState, StateError};
+use eventstore::loader::AsOf;
+use eventstore::web::Problem;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::params::with_etag;
+
+/// The point in time of a read.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfParams {
+    /// RFC 3339 time: the state after every event that occurred at or before it.
+    pub as_of: Option<String>,
+    /// The state right after this version (1 = as created).
+    pub as_of_version: Option<i64>,
+}
+
+impl AsOfParams {
+    /// The requested point, or `None` for a read of the current state.
+    pub fn point(&self) -> Result<Option<AsOf>, Problem> {
+        match (&self.as_of, self.as_of_version) {
+            (Some(_), Some(_)) => Err(Problem::invalid_field(
+                "as_of_version",
+                "give either as_of or as_of_version, not both",
+            )),
+            (Some(time), None) => DateTime::parse_from_rfc3339(time)
+                .map(|time| Some(AsOf::Time(time.with_timezone(&Utc))))
+                .map_err(|_| Problem::invalid_field("as_of", "must be an RFC 3339 date-time")),
+            (None, Some(version)) => u64::try_from(version)
+                .ok()
+                .filter(|version| *version >= 1)
+                .map(|version| Some(AsOf::Version(version)))
+                .ok_or_else(|| Problem::invalid_field("as_of_version", "must be at least 1")),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// The folded state of `tenant`'s aggregate at `as_of`; `what` names the resource in a 404.
+async fn folded_state(
+    state: &AppState,
+    tenant: Uuid,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    as_of: AsOf,
+    what: &str,
+) -> Result<AggregateState, Problem> {
+    state
+        .aggregate_states
+        .state(tenant, aggregate_type, aggregate_id, as_of)
+        .await
+        .map_err(|err| match err {
+            StateError::UnknownType(_) => Problem::invalid_field(
+                "aggregate_type",
+                format!(
+                    "must be one of {}",
+                    state
+                        .aggregate_states
+                        .aggregate_types()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            StateError::NotFound => Problem::not_found(what),
+            StateError::BeyondLatest { latest } => {
+                Problem::invalid_field("as_of_version", format!("the latest version is {latest}"))
+            }
+            StateError::Store(err) => Problem::internal(&err),
+        })
+}
+
+/// The answer to a read at `as_of`: the folded state as `wrap` presents it, with its
+/// version as ETag.
+pub async fn respond_as_of<T: serde::Serialize>(
+    state: &AppState,
+    tenant: Uuid,
+    aggregate_type: &str,
+    aggregate_id: Uuid,
+    as_of: AsOf,
+    what: &str,
+    wrap: impl FnOnce(AggregateState) -> T,
+) -> Result<Response, Problem> {
+    let id = aggregate_id.to_string();
+    let folded = folded_state(state, tenant, aggregate_type, &id, as_of, what).await?;
+    let version = i64::try_from(folded.version).unwrap_or(i64::MAX);
+    Ok(with_etag(&HeaderMap::new(), version, wrap(folded)))
+}
