@@ -206,7 +206,7 @@ async fn a_correlation_lists_every_event_of_one_request_across_aggregates_in_ord
         kinds,
         [
             "agentos.agent.AgentCreated.v1",
-            "agentos.agent.AgentPaused.v1",
+            "agentos.agent.AgentPaused.v2",
             "agentos.api_key.ApiKeyIssued.v1"
         ]
     );
