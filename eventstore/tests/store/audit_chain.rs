@@ -216,11 +216,14 @@ async fn the_relay_signs_the_chain_every_n_events_and_publishes_each_checkpoint(
         every_events: 20,
         every: Duration::from_secs(3600),
     };
-    create_agents(&bus, tenant, 60, 4).await;
+    // (100 events: batches hold at most 25, and fewer when another transaction on the
+    // server holds the reader back, so a checkpoint comes at most 44 events after the
+    // one before: two at least, however the batches fall.)
+    create_agents(&bus, tenant, 100, 4).await;
 
     // Given a relay that signs every 20 events and publishes batches of 25,
     let mut active = acquire_relay(&audited_relay(&env, policy)).await;
-    chain_until(&mut active, 60).await;
+    chain_until(&mut active, 100).await;
 
     // then checkpoints are stored at the end of each batch 20 events past the last one,
     let key = AuditSigner::development().public_key();
