@@ -81,6 +81,9 @@ pub struct Config {
     /// How the webhook worker delivers.
     #[command(flatten)]
     pub webhooks: WebhookConfig,
+    /// How the run engine runs, and the model server it may call.
+    #[command(flatten)]
+    pub engine: EngineSettings,
 }
 
 /// The webhook worker's retry schedule and limits.
@@ -144,6 +147,74 @@ impl Default for WebhookConfig {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How the run engine runs, and the model server it may call.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineSettings {
+    /// Most runs one engine advances at once.
+    #[arg(long, env = "AGENTOS_ENGINE_CONCURRENCY", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub engine_concurrency: u16,
+    /// How long JetStream waits for an engine to finish with an event (it beats progress
+    /// meanwhile) before it hands the event to another engine, in milliseconds.
+    #[arg(long, env = "AGENTOS_ENGINE_ACK_WAIT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1000..))]
+    pub engine_ack_wait_ms: u64,
+    /// How long a run's lease lasts unless its engine's heartbeats extend it, in milliseconds.
+    #[arg(long, env = "AGENTOS_ENGINE_LEASE_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(300..))]
+    pub engine_lease_ms: u64,
+    /// How often an engine extends its leases (and the reaper looks for expired ones), in
+    /// milliseconds; well below the lease.
+    #[arg(long, env = "AGENTOS_ENGINE_HEARTBEAT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub engine_heartbeat_ms: u64,
+    /// How long a run may go on before the reaper times it out, in milliseconds.
+    #[arg(long, env = "AGENTOS_ENGINE_RUN_TIMEOUT_MS", default_value_t = 3_600_000,
+          value_parser = clap::value_parser!(u64).range(1000..))]
+    pub engine_run_timeout_ms: u64,
+    /// An OpenAI-compatible chat-completions API, e.g. https://api.openai.com/v1: agents whose
+    /// `model.provider` is `openai` call it. Without it, such runs fail.
+    #[arg(long, env = "AGENTOS_OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+    /// The API key sent to that server.
+    #[arg(long, env = "AGENTOS_OPENAI_API_KEY", value_parser = secret, hide_env_values = true)]
+    pub openai_api_key: Option<SecretString>,
+    /// A model every call asks for instead of the agent's `model.name`.
+    #[arg(long, env = "AGENTOS_OPENAI_MODEL")]
+    pub openai_model: Option<String>,
+    /// How long one attempt at a model call may take, in milliseconds.
+    #[arg(long, env = "AGENTOS_OPENAI_TIMEOUT_MS", default_value_t = 60_000)]
+    pub openai_timeout_ms: u64,
+    /// How many times a model call is retried after a connection error, a timeout, a 429 or a 5xx.
+    #[arg(long, env = "AGENTOS_OPENAI_RETRIES", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub openai_retries: u32,
+}
+
+impl EngineSettings {
+    /// The engine's settings, under a fresh engine name.
+    pub fn engine_config(&self) -> engine::EngineConfig {
+        let mut config = engine::EngineConfig::new();
+        config.concurrency = usize::from(self.engine_concurrency);
+        config.ack_wait = Duration::from_millis(self.engine_ack_wait_ms);
+        config.lease_duration = Duration::from_millis(self.engine_lease_ms);
+        config.heartbeat_every = Duration::from_millis(self.engine_heartbeat_ms);
+        config.run_timeout = Duration::from_millis(self.engine_run_timeout_ms);
+        config
+    }
+
+    /// The OpenAI-compatible server's settings, when one is configured.
+    pub fn openai_config(&self) -> Option<engine::provider::OpenAiConfig> {
+        let base_url = self.openai_base_url.clone()?;
+        let mut config = engine::provider::OpenAiConfig::new(base_url);
+        config.api_key = self.openai_api_key.clone();
+        config.model = self.openai_model.clone();
+        config.timeout = Duration::from_millis(self.openai_timeout_ms);
+        config.retries = self.openai_retries;
+        Some(config)
+    }
 }
 
 impl Config {
@@ -210,6 +281,8 @@ pub enum Role {
     WebhookWorker,
     /// Records usage on billing accounts from the events that cause it.
     BillingReactor,
+    /// Drives runs: model calls, tool calls, leases and the reaper (several may run side by side).
+    Engine,
 }
 
 impl Role {

@@ -7,5 +7,5 @@ pub mod platform;
 pub mod replay;
 pub mod schemas;
 
-pub use config::{Config, Role};
+pub use config::{Config, EngineSettings, Role};
 pub use platform::Platform;

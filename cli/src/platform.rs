@@ -20,6 +20,7 @@ use projections::billing_reactor::BillingReactor;
 use projections::billing_redis::BillingRedisProjection;
 use projections::memories::{MemoriesModel, MemoriesProjection};
 use projections::memories_redis::MemoriesRedisProjection;
+use projections::runs::{RunsModel, RunsProjection};
 use projections::tool_invocations::{ToolInvocationsModel, ToolInvocationsProjection};
 use projections::tools::{ToolsModel, ToolsProjection};
 use projections::webhooks::{WebhooksModel, WebhooksProjection};
@@ -67,6 +68,7 @@ impl Platform {
         ensure_stream(&jetstream, &config.namespace).await?;
         ensure_audit_stream(&jetstream, &config.namespace).await?;
         let needs_redis = Role::CommandApi.in_set(roles)
+            || Role::Engine.in_set(roles)
             || Role::QueryApi.in_set(roles)
             || Role::Projector.in_set(roles);
         let redis = if needs_redis {
@@ -187,6 +189,7 @@ impl Platform {
                 &context,
                 WebhooksProjection::new(pool.clone(), WebhooksModel),
             );
+            platform.spawn_projection(&context, RunsProjection::new(pool.clone(), RunsModel));
         }
         if Role::BillingReactor.in_set(roles) {
             let accounts = CommandBus::new(
@@ -223,6 +226,14 @@ impl Platform {
             platform
                 .tasks
                 .spawn(async move { Ok(worker.run(token).await?) });
+        }
+        if Role::Engine.in_set(roles) {
+            let redis = redis.clone().context("the engine needs Redis")?;
+            let engine = run_engine(config, &pool, &jetstream, &nats, redis)?;
+            let token = shutdown.clone();
+            platform
+                .tasks
+                .spawn(async move { Ok(engine.run(token).await?) });
         }
         if platform.command_api.is_none() && platform.query_api.is_none() {
             let app = ops::router(dependencies);
@@ -326,6 +337,36 @@ fn tool_executor(
         settings,
     )
     .context("starting the tool executor")
+}
+
+/// The engine role: the scripted model, and an OpenAI-compatible one when configured; the
+/// billing quotas on the LLM meters, read from the hot billing hashes in `redis`.
+fn run_engine(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    jetstream: &async_nats::jetstream::Context,
+    nats: &async_nats::Client,
+    redis: redis::aio::ConnectionManager,
+) -> anyhow::Result<engine::Engine> {
+    let openai = match config.engine.openai_config() {
+        Some(settings) => Some(Arc::new(
+            engine::provider::OpenAiCompatible::new(settings)
+                .context("the OpenAI-compatible client")?,
+        ) as Arc<dyn engine::ModelProvider>),
+        None => None,
+    };
+    Ok(engine::Engine::new(
+        pool.clone(),
+        jetstream.clone(),
+        config.namespace.clone(),
+        RelayWaker::new(nats.clone(), &config.namespace),
+        engine::Providers::new(openai),
+        Arc::new(engine::BillingQuotas::new(
+            redis,
+            config.redis_prefix.clone(),
+        )),
+        config.engine.engine_config(),
+    ))
 }
 
 /// What every projector of a process shares.

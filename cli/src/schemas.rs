@@ -13,6 +13,12 @@ use domain::billing::{
     QuotaExceeded, QuotaRemoved, QuotaSet, UsageRecorded,
 };
 use domain::memory::{MEMORY_AGGREGATE_TYPE, MemoryForgotten, MemoryRecorded, MemoryRevised};
+use domain::run::{
+    MemoryWriteRecorded, ModelCallCompleted, ModelCallFailed, ModelCallStarted, RUN_AGGREGATE_TYPE,
+    RunCancelled, RunCompleted, RunFailed, RunLeaseAcquired, RunLeaseExpired, RunLeaseReleased,
+    RunStarted, RunTimedOut, ToolCallApproved, ToolCallCompleted, ToolCallFailed, ToolCallRejected,
+    ToolCallRequested, ToolInvocationRecorded,
+};
 use domain::tenant::{TENANT_AGGREGATE_TYPE, TenantCreated};
 use domain::tool::{
     TOOL_AGGREGATE_TYPE, ToolDeprecated, ToolDisabled, ToolRegistered, ToolVersionPublished,
@@ -77,6 +83,24 @@ pub fn event_schemas() -> Vec<(&'static str, String, &'static str, Value)> {
         event::<QuotaSet>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
         event::<QuotaRemoved>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
         event::<InvoiceIssued>(BILLING_ACCOUNT_AGGREGATE_TYPE, "1"),
+        event::<RunStarted>(RUN_AGGREGATE_TYPE, "1"),
+        event::<RunLeaseAcquired>(RUN_AGGREGATE_TYPE, "1"),
+        event::<RunLeaseReleased>(RUN_AGGREGATE_TYPE, "1"),
+        event::<RunLeaseExpired>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ModelCallStarted>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ModelCallCompleted>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ModelCallFailed>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ToolCallRequested>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ToolCallApproved>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ToolCallRejected>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ToolInvocationRecorded>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ToolCallCompleted>(RUN_AGGREGATE_TYPE, "1"),
+        event::<ToolCallFailed>(RUN_AGGREGATE_TYPE, "1"),
+        event::<MemoryWriteRecorded>(RUN_AGGREGATE_TYPE, "1"),
+        event::<RunCompleted>(RUN_AGGREGATE_TYPE, "1"),
+        event::<RunFailed>(RUN_AGGREGATE_TYPE, "1"),
+        event::<RunCancelled>(RUN_AGGREGATE_TYPE, "1"),
+        event::<RunTimedOut>(RUN_AGGREGATE_TYPE, "1"),
     ]
 }
 

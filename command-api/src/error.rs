@@ -7,6 +7,7 @@ use domain::agent::AgentError;
 use domain::api_key::ApiKeyError;
 use domain::billing::BillingError;
 use domain::memory::MemoryError;
+use domain::run::RunError;
 use domain::tool::ToolError;
 use domain::tool_invocation::ToolInvocationError;
 use domain::webhook::WebhookSubscriptionError;
@@ -139,6 +140,7 @@ macro_rules! usual_rejection {
 usual_rejection!(ApiKeyError, "API key");
 usual_rejection!(MemoryError, "memory");
 usual_rejection!(ToolError, "tool");
+usual_rejection!(WebhookSubscriptionError, "webhook subscription");
 
 impl Rejection for ToolInvocationError {
     const RESOURCE: &'static str = "tool invocation";
@@ -154,19 +156,6 @@ impl Rejection for ToolInvocationError {
             err @ Self::StaleAttempt { .. } => {
                 Problem::new(StatusCode::CONFLICT, "stale-attempt", err.to_string())
             }
-            Self::Invalid(errors) => invalid(errors),
-        }
-    }
-}
-
-impl Rejection for WebhookSubscriptionError {
-    const RESOURCE: &'static str = "webhook subscription";
-
-    fn problem(self) -> Problem {
-        match self {
-            Self::NotFound => Problem::not_found(Self::RESOURCE),
-            Self::AlreadyExists => already_exists(Self::RESOURCE),
-            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
             Self::Invalid(errors) => invalid(errors),
         }
     }
@@ -193,6 +182,35 @@ impl Rejection for BillingError {
                 "only a month that has ended can be closed",
             ),
             Self::NoSuchQuota => Problem::not_found("quota"),
+        }
+    }
+}
+
+impl Rejection for RunError {
+    const RESOURCE: &'static str = "run";
+
+    fn problem(self) -> Problem {
+        match self {
+            Self::NotFound => Problem::not_found(Self::RESOURCE),
+            Self::AlreadyExists => already_exists(Self::RESOURCE),
+            err @ Self::AgentNotActive { .. } => {
+                Problem::new(StatusCode::CONFLICT, "agent-unavailable", err.to_string())
+            }
+            err @ Self::InvalidTransition { .. } => invalid_transition(err.to_string()),
+            Self::Invalid(errors) => invalid(errors),
+            err @ Self::AlreadyRecorded { .. } => {
+                Problem::new(StatusCode::CONFLICT, "already-decided", err.to_string())
+            }
+            err @ Self::UnknownToolCall { .. } => {
+                invalid(vec![FieldError::new("tool_call_id", err.to_string())])
+            }
+            err @ Self::NotAwaitingApproval { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "not-awaiting-approval",
+                err.to_string(),
+            ),
+            // The rest guard the engine's own commands; none is sent through this API.
+            err => Problem::new(StatusCode::CONFLICT, "conflict", err.to_string()),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod memories;
 pub mod openapi;
 pub mod receipt;
 pub mod request;
+pub mod runs;
 pub mod state;
 pub mod tools;
 pub mod webhooks;

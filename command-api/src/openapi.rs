@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, agents, api_keys, billing, invocations, memories, tools, webhooks};
+use crate::{AppState, agents, api_keys, billing, invocations, memories, runs, tools, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use crate::{AppState, agents, api_keys, billing, invocations, memories, tools, w
         (name = "tools", description = "Tools agents call, in numbered versions, and requests to call them (scopes `tools:write`, `tools:invoke`)"),
         (name = "webhooks", description = "Webhook subscriptions of the caller's tenant and redelivery (scope `admin`)"),
         (name = "billing", description = "The caller's billing account: credits, quotas, invoices (scope `billing:write`). Usage is recorded from the events that cause it; a command that would consume a meter whose quota is used up answers 402 `quota-exceeded`."),
+        (name = "runs", description = "Runs of agents: start, cancel, approve or reject tool calls (scope `runs:write`)"),
     )
 )]
 struct ApiDoc;
@@ -52,6 +53,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::grant_credits))
         .routes(routes!(billing::set_quota, billing::remove_quota))
         .routes(routes!(billing::close_period))
+        .routes(routes!(runs::start_run))
+        .routes(routes!(runs::cancel_run))
+        .routes(routes!(runs::approve_tool_call))
 }
 
 /// The command API's OpenAPI document.

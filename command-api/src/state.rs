@@ -7,6 +7,7 @@ use domain::agent::Agent;
 use domain::api_key::ApiKey;
 use domain::billing::BillingAccount;
 use domain::memory::Memory;
+use domain::run::Run;
 use domain::tool::Tool;
 use domain::tool_invocation::ToolInvocation;
 use domain::webhook::WebhookSubscription;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub agents: Arc<CommandBus<Agent>>,
     pub api_keys: Arc<CommandBus<ApiKey>>,
     pub memories: Arc<CommandBus<Memory>>,
+    pub runs: Arc<CommandBus<Run>>,
     pub tools: Arc<CommandBus<Tool>>,
     pub tool_invocations: Arc<CommandBus<ToolInvocation>>,
     pub webhooks: Arc<CommandBus<WebhookSubscription>>,
@@ -44,6 +46,7 @@ impl AppState {
             agents: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
             api_keys: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
             memories: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
+            runs: Arc::new(CommandBus::new(pool.clone(), (), waker.clone())),
             tools: Arc::new(CommandBus::new(
                 pool.clone(),
                 schemas.clone(),

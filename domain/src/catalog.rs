@@ -7,6 +7,7 @@ use crate::agent::{AGENT_AGGREGATE_TYPE, AgentEvent};
 use crate::api_key::{API_KEY_AGGREGATE_TYPE, ApiKeyEvent};
 use crate::billing::{BILLING_ACCOUNT_AGGREGATE_TYPE, BillingEvent};
 use crate::memory::{MEMORY_AGGREGATE_TYPE, MemoryEvent};
+use crate::run::{RUN_AGGREGATE_TYPE, RunEvent};
 use crate::tenant::{TENANT_AGGREGATE_TYPE, TenantEvent};
 use crate::tool::{TOOL_AGGREGATE_TYPE, ToolEvent};
 use crate::tool_invocation::{TOOL_INVOCATION_AGGREGATE_TYPE, ToolInvocationEvent};
@@ -18,6 +19,7 @@ pub const EVENT_TYPES: &[(&str, &[&str])] = &[
     (API_KEY_AGGREGATE_TYPE, ApiKeyEvent::TYPES),
     (BILLING_ACCOUNT_AGGREGATE_TYPE, BillingEvent::TYPES),
     (MEMORY_AGGREGATE_TYPE, MemoryEvent::TYPES),
+    (RUN_AGGREGATE_TYPE, RunEvent::TYPES),
     (TENANT_AGGREGATE_TYPE, TenantEvent::TYPES),
     (TOOL_AGGREGATE_TYPE, ToolEvent::TYPES),
     (TOOL_INVOCATION_AGGREGATE_TYPE, ToolInvocationEvent::TYPES),

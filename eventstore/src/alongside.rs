@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// One write beside a command's events.
@@ -15,6 +16,16 @@ pub enum Alongside {
     PutDataKey { key_id: Uuid, material: Vec<u8> },
     /// Deletes a data key: whatever it encrypted becomes unrecoverable.
     DeleteDataKey { key_id: Uuid },
+    /// Records the lease an engine takes on a run (table `run_leases`), replacing the
+    /// run's earlier lease row, so the lease and its `RunLeaseAcquired` event exist together.
+    PutRunLease {
+        run_id: Uuid,
+        engine_id: String,
+        lease_generation: u32,
+        lease_until: DateTime<Utc>,
+    },
+    /// Deletes the row of lease `lease_generation` of a run, given up or expired.
+    DeleteRunLease { run_id: Uuid, lease_generation: u32 },
 }
 
 impl Alongside {
@@ -34,6 +45,15 @@ impl fmt::Debug for Alongside {
             Self::Claim { scope, key } => write!(f, "Claim({scope}: {key})"),
             Self::PutDataKey { key_id, .. } => write!(f, "PutDataKey({key_id})"),
             Self::DeleteDataKey { key_id } => write!(f, "DeleteDataKey({key_id})"),
+            Self::PutRunLease {
+                run_id,
+                lease_generation,
+                ..
+            } => write!(f, "PutRunLease({run_id}#{lease_generation})"),
+            Self::DeleteRunLease {
+                run_id,
+                lease_generation,
+            } => write!(f, "DeleteRunLease({run_id}#{lease_generation})"),
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod web;
+pub mod work_queue;
 
 pub use alongside::Alongside;
 pub use command_bus::{CommandBus, CommandError, CommandReceipt};

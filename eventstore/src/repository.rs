@@ -244,6 +244,37 @@ async fn write_alongside(
                 .execute(&mut **tx)
                 .await?;
         }
+        Alongside::PutRunLease {
+            run_id,
+            engine_id,
+            lease_generation,
+            lease_until,
+        } => {
+            sqlx::query(
+                "INSERT INTO run_leases (run_id, tenant_id, engine_id, lease_generation, lease_until)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (run_id) DO UPDATE
+                    SET tenant_id = $2, engine_id = $3, lease_generation = $4,
+                        lease_until = $5, reaped = false",
+            )
+            .bind(run_id)
+            .bind(tenant_id)
+            .bind(engine_id)
+            .bind(i32::try_from(*lease_generation).unwrap_or(i32::MAX))
+            .bind(lease_until)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Alongside::DeleteRunLease {
+            run_id,
+            lease_generation,
+        } => {
+            sqlx::query("DELETE FROM run_leases WHERE run_id = $1 AND lease_generation = $2")
+                .bind(run_id)
+                .bind(i32::try_from(*lease_generation).unwrap_or(i32::MAX))
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -10,15 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind, consumer::pull};
+use async_nats::jetstream::{self, AckKind};
 use domain::tool_invocation::{
     TOOL_INVOCATION_AGGREGATE_TYPE, ToolInvocation, ToolInvocationStatus,
 };
-use eventstore::relay::ensure_stream;
+use eventstore::work_queue::{self, WorkQueue};
 use eventstore::{CachedSchemaCheck, CloudEvent, CommandBus, Namespace, RelayWaker};
-use futures::StreamExt;
 use sqlx::PgPool;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -28,8 +26,6 @@ use crate::{ExecutorConfig, ExecutorError};
 
 /// The durable consumer every executor instance shares.
 pub const CONSUMER: &str = "tool_executor";
-/// How long one pull waits for messages before asking again.
-const PULL_WAIT: Duration = Duration::from_secs(5);
 /// How long a message whose handling failed waits before it comes back.
 const NAK_DELAY: Duration = Duration::from_secs(1);
 
@@ -96,102 +92,26 @@ impl Executor {
     /// and consumes again.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ExecutorError> {
         tracing::info!(instance = %self.config.instance, "tool executor starts");
-        loop {
-            match self.run_consumer(&shutdown).await {
-                Ok(()) => return Ok(()),
-                Err(err) => {
-                    tracing::warn!(%err, "tool executor restarting");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
-        }
-    }
-
-    async fn run_consumer(&self, shutdown: &CancellationToken) -> Result<(), ExecutorError> {
-        let consumer = self.consumer().await?;
-        // Owned here: if this future is dropped, every call in flight is dropped with it
-        // and its message, never acked, comes back to some executor.
-        let mut in_flight = JoinSet::new();
-        let result = 'pulling: loop {
-            while let Some(done) = in_flight.try_join_next() {
-                log_task(done);
-            }
-            let free = self.config.concurrency.saturating_sub(in_flight.len());
-            if free == 0 {
-                tokio::select! {
-                    () = shutdown.cancelled() => break 'pulling Ok(()),
-                    Some(done) = in_flight.join_next() => log_task(done),
-                }
-                continue;
-            }
-            let mut batch = match consumer
-                .batch()
-                .max_messages(free)
-                .expires(PULL_WAIT)
-                .messages()
-                .await
-            {
-                Ok(batch) => batch,
-                Err(err) => break Err(ExecutorError::nats(err)),
-            };
-            loop {
-                let next = tokio::select! {
-                    () = shutdown.cancelled() => break 'pulling Ok(()),
-                    next = batch.next() => next,
-                };
-                match next {
-                    None => break,
-                    Some(Ok(message)) => {
-                        let executor = self.clone();
-                        in_flight.spawn(async move { executor.process(message).await });
-                    }
-                    Some(Err(err)) => break 'pulling Err(ExecutorError::nats(err)),
-                }
-            }
-        };
-        while let Some(done) = in_flight.join_next().await {
-            log_task(done);
-        }
-        result
-    }
-
-    /// The shared durable consumer of invocation events, created on first use. One with
-    /// other settings is replaced: delivered from the start again, it re-examines every
-    /// invocation and carries out those without an outcome.
-    pub async fn consumer(&self) -> Result<jetstream::consumer::PullConsumer, ExecutorError> {
-        let stream = ensure_stream(&self.jetstream, &self.namespace).await?;
-        let filter_subject = self
-            .namespace
-            .aggregate_type_filter(TOOL_INVOCATION_AGGREGATE_TYPE);
-        if let Ok(info) = stream.consumer_info(CONSUMER).await {
-            if info.config.filter_subject == filter_subject
-                && info.config.ack_wait == self.config.ack_wait
-            {
-                return stream
-                    .get_consumer(CONSUMER)
-                    .await
-                    .map_err(ExecutorError::nats);
-            }
-            stream
-                .delete_consumer(CONSUMER)
-                .await
-                .map_err(ExecutorError::nats)?;
-        }
-        stream
-            .create_consumer(pull::Config {
-                durable_name: Some(CONSUMER.to_owned()),
-                filter_subject,
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: self.config.ack_wait,
-                deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                max_ack_pending: 10_000,
-                ..Default::default()
+        self.queue()
+            .run(&self.jetstream, &self.namespace, &shutdown, |message| {
+                let executor = self.clone();
+                async move { executor.process(message).await }
             })
-            .await
-            .map_err(ExecutorError::nats)
+            .await;
+        Ok(())
+    }
+
+    /// The work queue every executor instance shares: invocation events. Changing
+    /// `ack_wait` replaces its consumer, and every invocation is looked at once more.
+    pub fn queue(&self) -> WorkQueue {
+        WorkQueue {
+            name: CONSUMER,
+            filter_subject: self
+                .namespace
+                .aggregate_type_filter(TOOL_INVOCATION_AGGREGATE_TYPE),
+            ack_wait: self.config.ack_wait,
+            concurrency: self.config.concurrency,
+        }
     }
 
     /// Handles one message: carries out the call it requests (beating progress meanwhile,
@@ -217,7 +137,7 @@ impl Executor {
             return Ok(Disposition::Ignored);
         };
         let work = self.execute(invocation_id, &event);
-        let result = beating_progress(&message, self.config.ack_wait / 3, work).await;
+        let result = work_queue::beating_progress(&message, self.config.ack_wait / 3, work).await;
         match result {
             // Two deliveries of one message overlap only when JetStream redelivered it while
             // the first was still being handled; the message (not the delivery) is acked, so
@@ -233,32 +153,5 @@ impl Executor {
                 Err(err)
             }
         }
-    }
-}
-
-/// Runs `work`, telling JetStream every `every` that the message is still being worked on.
-async fn beating_progress<T>(
-    message: &jetstream::Message,
-    every: Duration,
-    work: impl Future<Output = T>,
-) -> T {
-    let every = every.max(Duration::from_millis(100));
-    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            output = &mut work => return output,
-            _ = beat.tick() => {
-                message.ack_with(AckKind::Progress).await.ok();
-            }
-        }
-    }
-}
-
-fn log_task(done: Result<Result<Disposition, ExecutorError>, tokio::task::JoinError>) {
-    match done {
-        Ok(Ok(disposition)) => tracing::debug!(?disposition, "tool invocation handled"),
-        Ok(Err(err)) => tracing::warn!(%err, "tool invocation not handled"),
-        Err(err) => tracing::error!(%err, "tool invocation task failed"),
     }
 }

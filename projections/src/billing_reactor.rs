@@ -26,10 +26,7 @@ use uuid::Uuid;
 use crate::runner::{Delivered, Projection};
 use crate::{ProjectionError, checkpoint};
 
-pub use usages::{
-    BILLING_ACTOR, RUN_AGGREGATE_TYPE, TOOL_INVOCATION_AGGREGATE_TYPE, Usage, token_usages,
-    usages_of,
-};
+pub use usages::{BILLING_ACTOR, Usage, token_usages, usages_of};
 
 /// The reactor's name (durable consumer and checkpoint).
 pub const BILLING_REACTOR: &str = "billing_reactor";

@@ -7,6 +7,7 @@ use crate::ProjectionError;
 use crate::agents::{AgentsModel, AgentsProjection};
 use crate::api_keys::{ApiKeysModel, ApiKeysProjection};
 use crate::memories::{MemoriesModel, MemoriesProjection};
+use crate::runs::{RunsModel, RunsProjection};
 use crate::tool_invocations::{ToolInvocationsModel, ToolInvocationsProjection};
 use crate::tools::{ToolsModel, ToolsProjection};
 use crate::webhooks::{WebhooksModel, WebhooksProjection};
@@ -32,5 +33,8 @@ pub async fn ensure_postgres_tables(pool: &PgPool) -> Result<(), ProjectionError
         .ensure_tables()
         .await?;
     crate::billing::ensure_tables(pool).await?;
+    RunsProjection::new(pool.clone(), RunsModel)
+        .ensure_tables()
+        .await?;
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod pg_model;
 pub mod rebuild;
 pub mod redis_model;
 pub mod runner;
+pub mod runs;
 pub mod tool_invocations;
 pub mod tools;
 pub mod versions;

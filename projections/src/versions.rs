@@ -14,6 +14,7 @@ pub fn version_table(aggregate_type: &str) -> Option<&'static str> {
         domain::api_key::API_KEY_AGGREGATE_TYPE => Some("api_key_list"),
         domain::memory::MEMORY_AGGREGATE_TYPE => Some(crate::memories::MEMORIES_TABLE),
         domain::tool::TOOL_AGGREGATE_TYPE => Some(crate::tools::TOOLS_TABLE),
+        domain::run::RUN_AGGREGATE_TYPE => Some(crate::runs::RUNS_TABLE),
         domain::tool_invocation::TOOL_INVOCATION_AGGREGATE_TYPE => {
             Some(crate::tool_invocations::TOOL_INVOCATIONS_TABLE)
         }

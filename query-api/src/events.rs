@@ -91,62 +91,106 @@ pub async fn stream_events(
         filter.aggregate_type.as_deref(),
         filter.aggregate_id.map(|id| id.to_string()).as_deref(),
     );
-    let stream = feed
-        .jetstream
-        .get_stream(feed.namespace.stream())
-        .await
-        .map_err(|err| Problem::internal(&err))?;
     let start_sequence = match filter.after_sequence {
         Some(sequence) => sequence.saturating_add(1),
-        None => {
-            let info = stream
-                .get_info()
-                .await
-                .map_err(|err| Problem::internal(&err))?;
-            info.state.last_sequence + 1
-        }
+        None => feed.next_sequence().await?,
     };
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: subject,
-            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
-            ..Default::default()
-        })
-        .await
-        .map_err(|err| Problem::internal(&err))?;
-    let messages = consumer
-        .messages()
-        .await
-        .map_err(|err| Problem::internal(&err))?;
     let tenant_id = principal.tenant_id;
     let types = filter.types;
-    // The lowest sequence still to send. An ordered consumer that is recreated before it
-    // delivered anything starts again from the stream's first message, so sequences below
-    // this (sent already, or before the start) are dropped here: never a duplicate.
-    let mut next_sequence = start_sequence;
-    let events = messages
-        // A consumer error ends the stream; the client reconnects with Last-Event-ID.
-        .take_while(|message| std::future::ready(message.is_ok()))
-        .filter_map(move |message| {
-            let event = message.ok().and_then(|message| {
-                let sequence = message.info().ok()?.stream_sequence;
-                if sequence < next_sequence {
-                    return None;
-                }
-                next_sequence = sequence + 1;
-                let text = std::str::from_utf8(&message.payload).ok()?;
-                let cloud_event: CloudEvent = serde_json::from_str(text).ok()?;
-                let wanted = cloud_event.tenantid == tenant_id
-                    && types
-                        .as_ref()
-                        .is_none_or(|types| types.contains(cloud_event.short_type()));
-                wanted.then(|| Ok(Event::default().id(sequence.to_string()).data(text)))
-            });
-            std::future::ready(event)
-        })
-        .take_until(feed.shutdown.clone().cancelled_owned());
+    let events = feed.messages(subject, start_sequence).await?.filter_map(
+        move |(sequence, text, cloud_event)| {
+            let wanted = cloud_event.tenantid == tenant_id
+                && types
+                    .as_ref()
+                    .is_none_or(|types| types.contains(cloud_event.short_type()));
+            std::future::ready(
+                wanted.then(|| Ok(Event::default().id(sequence.to_string()).data(text))),
+            )
+        },
+    );
     metrics::counter!("agentos_event_streams_opened_total").increment(1);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(feed.heartbeat).text(HEARTBEAT)))
+    Ok(Sse::new(events).keep_alive(feed.keep_alive()))
+}
+
+impl EventFeed {
+    /// The stream sequence the next published event will get.
+    pub async fn next_sequence(&self) -> Result<u64, Problem> {
+        let mut stream = self
+            .jetstream
+            .get_stream(self.namespace.stream())
+            .await
+            .map_err(|err| Problem::internal(&err))?;
+        let info = stream.info().await.map_err(|err| Problem::internal(&err))?;
+        Ok(info.state.last_sequence + 1)
+    }
+
+    /// The messages on `subject` from stream sequence `start_sequence` on, as (sequence,
+    /// JSON text, CloudEvent), each once, until a consumer error or the server stops.
+    pub async fn messages(
+        &self,
+        subject: String,
+        start_sequence: u64,
+    ) -> Result<impl Stream<Item = (u64, String, CloudEvent)> + use<>, Problem> {
+        let messages = self
+            .jetstream
+            .get_stream(self.namespace.stream())
+            .await
+            .map_err(|err| Problem::internal(&err))?
+            .create_consumer(OrderedConfig {
+                filter_subject: subject,
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| Problem::internal(&err))?
+            .messages()
+            .await
+            .map_err(|err| Problem::internal(&err))?;
+        // The lowest sequence still to send. An ordered consumer that is recreated before
+        // it delivered anything starts again from the stream's first message, so sequences
+        // below this (sent already, or before the start) are dropped: never a duplicate.
+        let mut next_sequence = start_sequence;
+        Ok(messages
+            // A consumer error ends the stream; the client reconnects with Last-Event-ID.
+            .take_while(|message| std::future::ready(message.is_ok()))
+            .filter_map(move |message| {
+                let decoded = message.ok().and_then(|message| {
+                    let sequence = message.info().ok()?.stream_sequence;
+                    if sequence < next_sequence {
+                        return None;
+                    }
+                    next_sequence = sequence + 1;
+                    let text = std::str::from_utf8(&message.payload).ok()?.to_owned();
+                    let cloud_event: CloudEvent = serde_json::from_str(&text).ok()?;
+                    Some((sequence, text, cloud_event))
+                });
+                std::future::ready(decoded)
+            })
+            .take_until(self.shutdown.clone().cancelled_owned()))
+    }
+
+    /// Heartbeat comments after [`heartbeat`](Self::heartbeat) of silence.
+    pub fn keep_alive(&self) -> KeepAlive {
+        KeepAlive::new().interval(self.heartbeat).text(HEARTBEAT)
+    }
+}
+
+/// The stream sequence in `Last-Event-ID`, if the client sent one.
+pub fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    let Some(value) = headers.get(LAST_EVENT_ID_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::invalid_field(
+                "Last-Event-ID",
+                "must be the id of an event this stream sent (a whole number)",
+            )
+        })
 }
 
 fn validate(params: EventStreamParams, headers: &HeaderMap) -> Result<StreamFilter, Problem> {
@@ -187,21 +231,7 @@ fn validate(params: EventStreamParams, headers: &HeaderMap) -> Result<StreamFilt
                 .map_err(|_| Problem::invalid_field("aggregate_id", "must be a UUID"))?,
         ),
     };
-    let after_sequence = match headers.get(LAST_EVENT_ID_HEADER) {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    Problem::invalid_field(
-                        "Last-Event-ID",
-                        "must be the id of an event this stream sent (a whole number)",
-                    )
-                })?,
-        ),
-    };
+    let after_sequence = last_event_id(headers)?;
     Ok(StreamFilter {
         types,
         aggregate_type: params.aggregate_type,

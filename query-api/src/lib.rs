@@ -14,6 +14,7 @@ pub mod ndjson;
 pub mod openapi;
 pub mod params;
 pub mod point_in_time;
+pub mod runs;
 pub mod state;
 pub mod tools;
 pub mod webhooks;

@@ -9,7 +9,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::memories::{self, recall};
-use crate::{AppState, agents, api_keys, audit, billing, events, invocations, tools, webhooks};
+use crate::{
+    AppState, agents, api_keys, audit, billing, events, invocations, runs, tools, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +27,7 @@ use crate::{AppState, agents, api_keys, audit, billing, events, invocations, too
         (name = "webhooks", description = "Webhook subscriptions and their delivery logs (scope `admin`)"),
         (name = "billing", description = "The caller's billing account, usage, invoices and ledger (scope `billing:read`). Money is in integer micro-units."),
         (name = "audit", description = "Event history, correlations and point-in-time state from the event store (scope `audit:read`)"),
+        (name = "runs", description = "Runs with their steps, an agent's runs, and a run's events as Server-Sent Events (scope `runs:read`)"),
     )
 )]
 struct ApiDoc;
@@ -58,6 +61,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(audit::list_correlated_events))
         .routes(routes!(audit::get_aggregate_state))
+        .routes(routes!(runs::get_run))
+        .routes(routes!(runs::list_agent_runs))
+        .routes(routes!(runs::events::run_events))
 }
 
 /// The query API's OpenAPI document.

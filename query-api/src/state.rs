@@ -23,7 +23,7 @@ pub struct AppState {
     pub aggregate_states: AggregateStates,
     /// The longest a request with `X-Consistency-Token` waits for the read model.
     pub consistency_wait: Duration,
-    /// Where `GET /v1/events/stream` reads from.
+    /// Where the event streams (`/v1/events/stream`, a run's events) read from.
     pub events: EventFeed,
 }
 

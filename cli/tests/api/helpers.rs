@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use cli::{Config, Platform, Role};
+use cli::{Config, EngineSettings, Platform, Role};
 use eventstore::testing::{TestEnv, nats_url, redis_url};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -18,6 +18,9 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 pub const TOOL_SIGNING_SECRET: &str = "test-signing-secret";
 /// Heartbeat interval of an app's event streams: short, so that tests see heartbeats.
 pub const SSE_HEARTBEAT_MS: u64 = 200;
+
+/// How long a run's lease lasts in tests unless extended, in milliseconds.
+pub const LEASE_MS: u64 = 3_000;
 
 /// Read-your-writes bound of an app spawned with [`spawn_app`].
 pub const CONSISTENCY_WAIT_MS: u64 = 5_000;
@@ -66,6 +69,20 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(CONSISTENCY_WAIT_MS, &[Role::All]).await
 }
 
+/// Every role but `left_out`, which the test runs itself.
+pub async fn spawn_app_without(left_out: Role) -> TestApp {
+    let roles = [
+        Role::CommandApi,
+        Role::QueryApi,
+        Role::Relay,
+        Role::Projector,
+        Role::ToolExecutor,
+        Role::Engine,
+    ];
+    let roles: Vec<Role> = roles.into_iter().filter(|role| *role != left_out).collect();
+    spawn_app_with(CONSISTENCY_WAIT_MS, &roles).await
+}
+
 /// `roles` of the platform, waiting at most `consistency_wait_ms` for read-your-writes.
 pub async fn spawn_app_with(consistency_wait_ms: u64, roles: &[Role]) -> TestApp {
     spawn_app_tuned(roles, |config| {
@@ -108,6 +125,7 @@ pub async fn spawn_app_tuned(roles: &[Role], tune: impl FnOnce(&mut Config)) -> 
         ),
         audit_checkpoint_every: 10_000,
         audit_checkpoint_seconds: 60,
+        engine: engine_settings(),
     };
     tune(&mut config);
     let platform = Platform::start(&config, roles)
@@ -126,6 +144,22 @@ pub async fn spawn_app_tuned(roles: &[Role], tune: impl FnOnce(&mut Config)) -> 
         client: reqwest::Client::new(),
         tenant_id: issued.tenant_id,
         api_key: issued.api_key,
+    }
+}
+
+/// Engine settings for tests: short leases, so an engine that dies is replaced quickly.
+pub fn engine_settings() -> EngineSettings {
+    EngineSettings {
+        engine_concurrency: 8,
+        engine_ack_wait_ms: LEASE_MS,
+        engine_lease_ms: LEASE_MS,
+        engine_heartbeat_ms: LEASE_MS / 6,
+        engine_run_timeout_ms: 3_600_000,
+        openai_base_url: None,
+        openai_api_key: None,
+        openai_model: None,
+        openai_timeout_ms: 10_000,
+        openai_retries: 0,
     }
 }
 

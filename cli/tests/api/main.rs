@@ -19,6 +19,7 @@ mod memories;
 mod ops;
 mod processes;
 mod receiver;
+mod runs;
 mod schemas;
 mod sse;
 mod tenants;

@@ -18,7 +18,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// A port that was free a moment ago.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -26,7 +26,7 @@ fn free_port() -> u16 {
 }
 
 /// Collects the bodies POSTed to `/v1/traces`.
-async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Bytes>>>) {
+pub(crate) async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Bytes>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let sink = received.clone();
     let app = axum::Router::new().route(
@@ -47,13 +47,13 @@ async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Bytes>>>) {
     (format!("http://{addr}"), received)
 }
 
-struct Role {
+pub(crate) struct Role {
     name: &'static str,
     child: Child,
     health: String,
 }
 
-fn spawn_role(env: &TestEnv, role: &'static str, port: u16, otlp: &str) -> Role {
+pub(crate) fn spawn_role(env: &TestEnv, role: &'static str, port: u16, otlp: &str) -> Role {
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_agentos"))
         .args(["serve", "--role", role])
@@ -70,6 +70,18 @@ fn spawn_role(env: &TestEnv, role: &'static str, port: u16, otlp: &str) -> Role 
             "AGENTOS_TOOL_SIGNING_SECRET",
             crate::helpers::TOOL_SIGNING_SECRET,
         )
+        .env(
+            "AGENTOS_ENGINE_LEASE_MS",
+            crate::helpers::LEASE_MS.to_string(),
+        )
+        .env(
+            "AGENTOS_ENGINE_HEARTBEAT_MS",
+            (crate::helpers::LEASE_MS / 6).to_string(),
+        )
+        .env(
+            "AGENTOS_ENGINE_ACK_WAIT_MS",
+            crate::helpers::LEASE_MS.to_string(),
+        )
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -82,7 +94,7 @@ fn spawn_role(env: &TestEnv, role: &'static str, port: u16, otlp: &str) -> Role 
     }
 }
 
-async fn wait_ready(client: &reqwest::Client, role: &Role) {
+pub(crate) async fn wait_ready(client: &reqwest::Client, role: &Role) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(response) = client.get(format!("{}/readyz", role.health)).send().await
@@ -99,8 +111,14 @@ async fn wait_ready(client: &reqwest::Client, role: &Role) {
     }
 }
 
+/// Kills the process at once (SIGKILL): a crash, with nothing cleaned up.
+pub(crate) fn kill(mut role: Role) {
+    role.child.kill().expect("kill");
+    role.child.wait().expect("reap");
+}
+
 /// Sends SIGTERM and waits (bounded) for a clean exit.
-async fn terminate(mut role: Role) {
+pub(crate) async fn terminate(mut role: Role) {
     let pid = role.child.id().to_string();
     let sent = Command::new("kill")
         .args(["-TERM", &pid])

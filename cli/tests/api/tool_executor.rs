@@ -14,9 +14,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::helpers::{
-    CONSISTENCY_WAIT_MS, TOOL_SIGNING_SECRET, TestApp, eventually, spawn_app, spawn_app_with,
-};
+use crate::helpers::{TOOL_SIGNING_SECRET, TestApp, eventually, spawn_app, spawn_app_without};
 use crate::tooling::{Receiver, header, invocation_body, tool_body};
 
 /// An agent and an `http` tool at `path` of `receiver` with `retries` and `timeout_ms`.
@@ -263,20 +261,6 @@ async fn the_memory_builtins_record_a_memory_that_names_its_cause_and_recall_it(
     app.stop().await;
 }
 
-/// Every role but the tool executor, which the test runs itself.
-async fn app_without_executor() -> TestApp {
-    spawn_app_with(
-        CONSISTENCY_WAIT_MS,
-        &[
-            Role::CommandApi,
-            Role::QueryApi,
-            Role::Relay,
-            Role::Projector,
-        ],
-    )
-    .await
-}
-
 /// An executor of `app`'s platform that hands a call to another executor two seconds
 /// after it stops beating progress.
 fn executor(app: &TestApp) -> Executor {
@@ -295,7 +279,7 @@ fn executor(app: &TestApp) -> Executor {
 
 #[tokio::test]
 async fn a_call_cut_off_by_an_executor_crash_is_taken_over_and_succeeds_once() {
-    let app = app_without_executor().await;
+    let app = spawn_app_without(Role::ToolExecutor).await;
     let receiver = Receiver::start().await;
     let (agent, tool) = http_tool(&app, &receiver, "/blocking", 0, 60_000).await;
     let crashing = executor(&app);
@@ -345,7 +329,7 @@ async fn a_call_cut_off_by_an_executor_crash_is_taken_over_and_succeeds_once() {
 
 #[tokio::test]
 async fn executors_side_by_side_share_the_calls_and_each_succeeds_once() {
-    let app = app_without_executor().await;
+    let app = spawn_app_without(Role::ToolExecutor).await;
     let receiver = Receiver::start().await;
     let (agent, tool) = http_tool(&app, &receiver, "/ok", 0, 5_000).await;
     let stop = CancellationToken::new();

@@ -364,6 +364,30 @@ impl RunEvent {
         }
     }
 
+    /// The step the event records something about, if it is about one step.
+    pub fn step(&self) -> Option<u32> {
+        match self {
+            Self::ModelCallStarted(event) => Some(event.step),
+            Self::ModelCallCompleted(event) => Some(event.step),
+            Self::ModelCallFailed(event) => Some(event.step),
+            Self::ToolCallRequested(event) => Some(event.step),
+            Self::ToolCallApproved(event) => Some(event.step),
+            Self::ToolCallRejected(event) => Some(event.step),
+            Self::ToolInvocationRecorded(event) => Some(event.step),
+            Self::ToolCallCompleted(event) => Some(event.step),
+            Self::ToolCallFailed(event) => Some(event.step),
+            Self::MemoryWriteRecorded(event) => Some(event.step),
+            Self::RunStarted(_)
+            | Self::RunLeaseAcquired(_)
+            | Self::RunLeaseReleased(_)
+            | Self::RunLeaseExpired(_)
+            | Self::RunCompleted(_)
+            | Self::RunFailed(_)
+            | Self::RunCancelled(_)
+            | Self::RunTimedOut(_) => None,
+        }
+    }
+
     fn type_name(&self) -> &'static str {
         match self {
             Self::RunStarted(_) => "RunStarted",

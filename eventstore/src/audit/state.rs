@@ -100,7 +100,9 @@ impl std::fmt::Debug for AggregateStates {
 impl AggregateStates {
     /// The registry of every aggregate in `domain`, reading `pool`'s store through `loader`.
     pub fn new(pool: PgPool, loader: AggregateLoader) -> Self {
-        use domain::{agent, api_key, billing, memory, tenant, tool, tool_invocation, webhook};
+        use domain::{
+            agent, api_key, billing, memory, run, tenant, tool, tool_invocation, webhook,
+        };
         let mut folds: BTreeMap<&'static str, Box<dyn Fold>> = BTreeMap::new();
         register::<agent::Agent>(&mut folds, &[]);
         register::<tenant::Tenant>(&mut folds, &[]);
@@ -111,6 +113,7 @@ impl AggregateStates {
         register::<tool::Tool>(&mut folds, &[]);
         register::<tool_invocation::ToolInvocation>(&mut folds, &[]);
         register::<billing::BillingAccount>(&mut folds, &[]);
+        register::<run::Run>(&mut folds, &[]);
         // The signing secret is a data key: the state holds only its id.
         register::<webhook::WebhookSubscription>(&mut folds, &[]);
         Self {

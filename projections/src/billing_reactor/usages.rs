@@ -3,15 +3,11 @@
 use chrono::{DateTime, Utc};
 use domain::billing::{BillingCommand, Meter, PriceBook, UsageSource};
 use domain::memory::MEMORY_AGGREGATE_TYPE;
+use domain::run::RUN_AGGREGATE_TYPE;
+use domain::tool_invocation::TOOL_INVOCATION_AGGREGATE_TYPE;
 use eventstore::{CloudEvent, CommandContext};
-use serde_json::Value;
 use uuid::Uuid;
 
-/// The aggregate type of tool invocations (defined by the tools domain; only the name is
-/// needed here).
-pub const TOOL_INVOCATION_AGGREGATE_TYPE: &str = "tool_invocation";
-/// The aggregate type runs will be stored under.
-pub const RUN_AGGREGATE_TYPE: &str = "run";
 /// Who the reactor's commands are issued by.
 pub const BILLING_ACTOR: &str = "system:billing";
 
@@ -68,12 +64,11 @@ pub fn usages_of(event: &CloudEvent) -> Vec<Usage> {
                 event.id.to_string(),
             )]
         }
-        // Run steps. The run aggregate is not built yet: when it is, its model-call step
-        // event is matched here by type and charged with `token_usages(event,
-        // "<pointer to input tokens>", "<pointer to output tokens>")`, which records
-        // `llm_input_tokens` and `llm_output_tokens` with the quantities in its payload.
-        // Until then no run event costs anything.
-        (RUN_AGGREGATE_TYPE, _) => Vec::new(),
+        // A model call's answer, recorded once per step by the run aggregate: the tokens
+        // its provider reported.
+        (RUN_AGGREGATE_TYPE, "ModelCallCompleted") => {
+            token_usages(event, "/usage/input_tokens", "/usage/output_tokens")
+        }
         _ => Vec::new(),
     }
 }
@@ -104,7 +99,7 @@ fn usage(event: &CloudEvent, meter: Meter, quantity: i64, key: String) -> Usage 
             event_id: event.id,
             aggregate_type: event.aggregatetype.clone(),
             aggregate_id: event.aggregateid.clone(),
-            run_id: run_id(&event.data),
+            run_id: run_id(event),
         },
         occurred_at: event.time,
         correlation_id: event
@@ -115,11 +110,17 @@ fn usage(event: &CloudEvent, meter: Meter, quantity: i64, key: String) -> Usage 
     }
 }
 
-/// The run an event names, at the top of its payload or in its `source`.
-fn run_id(data: &Value) -> Option<Uuid> {
+/// The run an event belongs to: the run itself, or the run its payload names at the top
+/// or in its `source`.
+fn run_id(event: &CloudEvent) -> Option<Uuid> {
+    if event.aggregatetype == RUN_AGGREGATE_TYPE
+        && let Ok(run) = event.aggregateid.parse()
+    {
+        return Some(run);
+    }
     ["/run_id", "/source/run_id"]
         .into_iter()
-        .find_map(|pointer| data.pointer(pointer)?.as_str()?.parse().ok())
+        .find_map(|pointer| event.data.pointer(pointer)?.as_str()?.parse().ok())
 }
 
 #[cfg(test)]
@@ -128,7 +129,7 @@ mod tests {
 
     use super::*;
 
-    fn event(aggregate_type: &str, event_type: &str, data: Value) -> CloudEvent {
+    fn event(aggregate_type: &str, event_type: &str, data: serde_json::Value) -> CloudEvent {
         CloudEvent {
             specversion: "1.0".into(),
             id: Uuid::now_v7(),
@@ -224,6 +225,25 @@ mod tests {
             [(Meter::LlmInputTokens, 3), (Meter::LlmOutputTokens, 4)]
         );
         assert_eq!(token_usages(&both, "/missing", "/also/missing"), []);
+    }
+
+    #[test]
+    fn a_model_call_answer_costs_its_input_and_output_tokens_on_its_run() {
+        let run = Uuid::now_v7();
+        let mut answer = event(
+            "run",
+            "ModelCallCompleted",
+            json!({"step": 1, "usage": {"input_tokens": 120, "output_tokens": 30}}),
+        );
+        answer.aggregateid = run.to_string();
+        let usages = usages_of(&answer);
+        let charged: Vec<_> = usages.iter().map(|u| (u.meter, u.quantity)).collect();
+        assert_eq!(
+            charged,
+            [(Meter::LlmInputTokens, 120), (Meter::LlmOutputTokens, 30)]
+        );
+        assert!(usages.iter().all(|u| u.source.run_id == Some(run)));
+        assert_eq!(usages[1].key, format!("{}:llm_output_tokens", answer.id));
     }
 
     #[test]

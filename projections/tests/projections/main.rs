@@ -15,4 +15,5 @@ mod memories;
 mod rebuild;
 mod redelivery;
 mod reset;
+mod runs_pg;
 mod tools_pg;

@@ -30,7 +30,7 @@ use crate::helpers::at;
 
 /// `event` as the relay publishes it: sequence `sequence` of aggregate `id`, at stream
 /// sequence and store position `stream_sequence`.
-fn delivered<E: DomainEvent + Serialize>(
+pub(crate) fn delivered<E: DomainEvent + Serialize>(
     tenant: Uuid,
     aggregate_type: &str,
     id: Uuid,
@@ -85,7 +85,7 @@ fn version(number: u32, schema: Value, minutes: i64) -> ToolVersion {
     }
 }
 
-fn assert_gap(result: Result<usize, ProjectionError>) {
+pub(crate) fn assert_gap(result: Result<usize, ProjectionError>) {
     assert!(
         matches!(result, Err(ProjectionError::VersionGap { .. })),
         "expected a version gap, got {result:?}"

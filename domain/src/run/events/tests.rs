@@ -170,3 +170,32 @@ fn run_started_serializes_with_an_external_tag() {
     assert_eq!(started["input"][0]["role"], "user");
     assert_eq!(started["created_at"], "2025-01-01T12:00:00Z");
 }
+
+#[test]
+fn step_names_the_step_an_event_is_about() {
+    let steps: Vec<Option<u32>> = one_of_each().iter().map(RunEvent::step).collect();
+    let none = None;
+    assert_eq!(
+        steps,
+        [
+            none,
+            none,
+            none,
+            none,
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(2),
+            Some(2),
+            Some(3),
+            Some(2),
+            Some(2),
+            Some(2),
+            Some(4),
+            none,
+            none,
+            none,
+            none
+        ]
+    );
+}
