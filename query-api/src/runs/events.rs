@@ -69,18 +69,18 @@ pub async fn run_events(
             after.map_or(1, |sequence| sequence.saturating_add(1)),
         )
         .await?;
-    // The event that stops the run is sent, then the stream ends.
-    let events = messages.scan(false, |finished, (sequence, text, cloud_event)| {
-        if *finished {
-            return std::future::ready(None);
-        }
+    // The event that stops the run is sent, then the stream ends without waiting for
+    // another message (none will come).
+    let events = futures::stream::unfold(Some(Box::pin(messages)), |messages| async move {
+        let mut messages = messages?;
+        let (sequence, text, cloud_event) = messages.next().await?;
         let kind = cloud_event.short_type();
-        *finished = FINAL_EVENTS.contains(&kind);
         let event = Event::default()
             .id(sequence.to_string())
             .event(kind)
             .data(text);
-        std::future::ready(Some(Ok::<_, Infallible>(event)))
+        let rest = (!FINAL_EVENTS.contains(&kind)).then_some(messages);
+        Some((Ok::<_, Infallible>(event), rest))
     });
     Ok(Sse::new(events)
         .keep_alive(feed.keep_alive())
