@@ -407,3 +407,47 @@ async fn another_tenant_sees_and_changes_nothing_of_the_account() {
     assert_eq!(invoices.body["items"][0]["id"], ours.id.to_string());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_runs_model_calls_are_charged_as_tokens_once_each() {
+    let app = spawn_app().await;
+    grant(&app, 1_000_000).await;
+    let agent = app
+        .a_scripted_agent(&[], json!([{"text": "Let me think."}, {"text": "Hello."}]))
+        .await;
+    let run = app.a_run(agent, "Hi").await;
+    assert_eq!(app.finished_run(run.id).await["status"], "completed");
+    let calls = app.run_event_payloads(run.id, "ModelCallCompleted").await;
+    assert!(!calls.is_empty(), "the run called its model");
+    let tokens = |field: &str| -> i64 {
+        calls
+            .iter()
+            .map(|call| call["usage"][field].as_i64().expect("token count"))
+            .sum()
+    };
+    let (input, output) = (tokens("input_tokens"), tokens("output_tokens"));
+    assert!(input > 0 && output > 0, "{calls:?}");
+
+    // One usage entry per meter and call, after the credit.
+    let ledger = ledger_of(&app, 1 + 2 * calls.len()).await;
+    let usage: Vec<&Value> = ledger.iter().filter(|e| e["kind"] == "usage").collect();
+    assert_eq!(usage.len(), 2 * calls.len(), "{ledger:?}");
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let by_meter = app
+        .get(&format!("/v1/billing/usage?from={today}&to={today}"), &[])
+        .await;
+    assert_eq!(by_meter.status, StatusCode::OK, "{}", by_meter.text);
+    assert_eq!(
+        by_meter.body["items"],
+        json!([
+            {"day": today, "meter": "llm_input_tokens", "quantity": input, "amount_micros": 3 * input},
+            {"day": today, "meter": "llm_output_tokens", "quantity": output, "amount_micros": 15 * output},
+        ])
+    );
+    let account = app.get("/v1/billing/account", &[]).await;
+    assert_eq!(
+        account.body["balance_micros"],
+        1_000_000 - 3 * input - 15 * output
+    );
+    app.stop().await;
+}
