@@ -1,6 +1,7 @@
 //! The quota gate of commands that consume a meter (`command_api::billing::
 //! require_allowance`): called directly, and through the handlers that consume a meter
-//! (recording a memory, requesting a tool invocation).
+//! (recording a memory, requesting a tool invocation, starting a run) and the engine's own
+//! check before each model call.
 
 use chrono::Utc;
 use command_api::billing::require_allowance;
@@ -161,5 +162,42 @@ async fn recording_memories_and_calling_tools_over_quota_are_402s() {
     })
     .await;
     refused.assert_problem(StatusCode::PAYMENT_REQUIRED, "quota-exceeded");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_over_its_token_quota_stops_before_its_next_model_call_and_no_new_run_starts() {
+    let app = spawn_app().await;
+    let state = gate_state(&app).await;
+    let receiver = crate::tooling::Receiver::start().await;
+    let mail = app.a_receiver_tool("mail", &receiver, "/ok").await;
+    let agent = crate::runs::cautious_agent(&app, mail, "mail", "Handled.").await;
+    set_quota(&app, "llm_output_tokens", 1, "day").await;
+
+    // Under the quota the run starts; its first model call spends past it, and it waits
+    // for approval of that call's tool call while the reactor counts the tokens.
+    let run = app.a_run(agent, "Mail Kari").await;
+    app.run_when(run.id, "the run to await approval", |run| {
+        run["status"] == "requires_action" && run["lease"].is_null()
+    })
+    .await;
+    let problem = until_gate(&state, app.tenant_id, Meter::LlmOutputTokens, true)
+        .await
+        .unwrap_err();
+    assert_eq!(problem.status, 402);
+    app.start_run(agent, &serde_json::json!({"input": "Mail Ola"}))
+        .await
+        .assert_problem(StatusCode::PAYMENT_REQUIRED, "quota-exceeded");
+
+    // Approved, the tool call is carried out; the model is not called again.
+    let approval = serde_json::json!({"tool_call_id": "call_0_0", "approved": true});
+    app.run_command(run.id, "approve", &approval)
+        .await
+        .accepted(StatusCode::OK);
+    let done = app.finished_run(run.id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["stop_reason"], "quota_exceeded", "{done}");
+    assert_eq!(receiver.calls("/ok").len(), 1);
+    assert_eq!(app.run_events(run.id, "ModelCallCompleted").await, 1);
     app.stop().await;
 }
