@@ -71,15 +71,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Every role but `left_out`, which the test runs itself.
 pub async fn spawn_app_without(left_out: Role) -> TestApp {
-    let roles = [
-        Role::CommandApi,
-        Role::QueryApi,
-        Role::Relay,
-        Role::Projector,
-        Role::ToolExecutor,
-        Role::Engine,
-    ];
-    let roles: Vec<Role> = roles.into_iter().filter(|role| *role != left_out).collect();
+    let roles: Vec<Role> = <Role as clap::ValueEnum>::value_variants()
+        .iter()
+        .copied()
+        .filter(|role| ![Role::All, left_out].contains(role))
+        .collect();
     spawn_app_with(CONSISTENCY_WAIT_MS, &roles).await
 }
 

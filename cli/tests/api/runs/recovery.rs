@@ -116,6 +116,35 @@ async fn a_run_whose_engine_is_killed_between_steps_finishes_with_nothing_done_t
         "{}",
         memories.text
     );
+    // Billed once: each model call's tokens, each invocation, the memory.
+    let calls = app.run_event_payloads(run.id, "ModelCallCompleted").await;
+    let tokens = |field: &str| -> i64 {
+        calls
+            .iter()
+            .filter_map(|call| call["usage"][field].as_i64())
+            .sum()
+    };
+    let ledger = crate::billing::ledger_of(&app, 2 * 3 + 2 + 1).await;
+    assert_eq!(ledger.len(), 2 * 3 + 2 + 1, "{ledger:?}");
+    let usage = app.get("/v1/billing/usage", &[]).await;
+    let quantities: Vec<(String, i64)> = usage.body["items"]
+        .as_array()
+        .expect("usage items")
+        .iter()
+        .map(|item| {
+            let meter = item["meter"].as_str().unwrap_or_default().to_owned();
+            (meter, item["quantity"].as_i64().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        quantities,
+        [
+            ("llm_input_tokens".to_owned(), tokens("input_tokens")),
+            ("llm_output_tokens".to_owned(), tokens("output_tokens")),
+            ("memory_items".to_owned(), 1),
+            ("tool_invocations".to_owned(), 2),
+        ]
+    );
     terminate(third).await;
     app.stop().await;
 }
