@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::{cursor, one_of, page_limit, with_etag};
-use crate::point_in_time::{AsOfParams, respond_as_of};
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// An agent: its read model, or with `as_of` / `as_of_version` its state folded from the
 /// store as it was then.
@@ -127,18 +127,11 @@ pub async fn get_agent(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::AgentsRead)?;
-    if let Some(as_of) = params.point()? {
-        let tenant = principal.tenant_id;
-        return respond_as_of(
-            &state,
-            tenant,
-            AGENT_AGGREGATE_TYPE,
-            id,
-            as_of,
-            "agent",
-            AgentRead::AsOf,
-        )
-        .await;
+    let tenant = principal.tenant_id;
+    if let Some(then) =
+        read_as_of(&state, tenant, &params, AGENT_AGGREGATE_TYPE, id, "agent").await?
+    {
+        return Ok(then);
     }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let agent = agents::get_agent(&state.pool, principal.tenant_id, id)

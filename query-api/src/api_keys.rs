@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::point_in_time::{AsOfParams, respond_as_of};
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// An API key: its read model, or with `as_of` / `as_of_version` its state folded from
 /// the store as it was then (the key hash redacted).
@@ -73,18 +73,18 @@ pub async fn get_api_key(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::Admin)?;
-    if let Some(as_of) = params.point()? {
-        let tenant = principal.tenant_id;
-        return respond_as_of(
-            &state,
-            tenant,
-            API_KEY_AGGREGATE_TYPE,
-            id,
-            as_of,
-            "API key",
-            ApiKeyRead::AsOf,
-        )
-        .await;
+    let tenant = principal.tenant_id;
+    if let Some(then) = read_as_of(
+        &state,
+        tenant,
+        &params,
+        API_KEY_AGGREGATE_TYPE,
+        id,
+        "API key",
+    )
+    .await?
+    {
+        return Ok(then);
     }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     api_keys::get_api_key(&state.pool, principal.tenant_id, id)

@@ -127,7 +127,7 @@ pub async fn list_correlated_events(
 #[utoipa::path(
     get, path = "/v1/audit/aggregates/{aggregate_type}/{id}", tag = "audit",
     params(
-        ("aggregate_type" = String, Path, description = "agent, api_key, billing_account, memory, tenant, tool or tool_invocation"),
+        ("aggregate_type" = String, Path, description = "agent, api_key, billing_account, memory, run, tenant, tool, tool_invocation or webhook_subscription"),
         ("id" = Uuid, Path),
         AsOfParams,
     ),
@@ -154,16 +154,7 @@ pub async fn get_aggregate_state(
     let id = Uuid::parse_str(&id).map_err(|_| Problem::invalid_field("id", "must be a UUID"))?;
     let as_of = params.point()?.unwrap_or(AsOf::Latest);
     let tenant = principal.tenant_id;
-    respond_as_of(
-        &state,
-        tenant,
-        &aggregate_type,
-        id,
-        as_of,
-        &aggregate_type,
-        |s| s,
-    )
-    .await
+    respond_as_of(&state, tenant, &aggregate_type, id, as_of, &aggregate_type).await
 }
 
 fn paging(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, AuditCursor), Problem> {

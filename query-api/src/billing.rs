@@ -4,15 +4,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use domain::api_key::Scope;
-use domain::billing::Meter;
+use domain::billing::{BILLING_ACCOUNT_AGGREGATE_TYPE, Meter};
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::billing::{self, AccountView, InvoiceView, LedgerPage, UsageDay};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// The most days one usage request may span.
 const MAX_USAGE_DAYS: i64 = 366;
@@ -58,11 +60,21 @@ pub struct LedgerParams {
     pub cursor: Option<String>,
 }
 
+/// The billing account: its read model, or with `as_of` / `as_of_version` its state folded
+/// from the store as it was then.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum AccountRead {
+    Current(AccountView),
+    AsOf(eventstore::audit::AggregateState),
+}
+
 #[utoipa::path(
     get, path = "/v1/billing/account", tag = "billing",
-    params(("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible")),
+    params(AsOfParams, ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible")),
     responses(
-        (status = 200, description = "Balance, quotas and this period's usage", body = AccountView),
+        (status = 200, description = "Balance, quotas and this period's usage; with `as_of` / `as_of_version`, the account's state then", body = AccountRead),
+        (status = 422, description = "A bad `as_of` or `as_of_version`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `billing:read`", body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
@@ -70,17 +82,26 @@ pub struct LedgerParams {
     security(("api_key" = []))
 )]
 /// The tenant's billing account: balance, quotas with their use, usage today and this
-/// month. An account nothing was billed to yet reads as empty.
+/// month. An account nothing was billed to yet reads as empty. With `as_of` or
+/// `as_of_version`, the account's state as it was then.
 pub async fn get_account(
     State(state): State<AppState>,
     auth: Authenticated,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
-) -> Result<Json<AccountView>, Problem> {
+) -> Result<Response, Problem> {
     let principal = auth.require(Scope::BillingRead)?;
-    wait_for_token(&state, principal.tenant_id, &headers).await?;
-    billing::account(&state.pool, principal.tenant_id, Utc::now())
+    let tenant = principal.tenant_id;
+    let account = BILLING_ACCOUNT_AGGREGATE_TYPE;
+    if let Some(then) =
+        read_as_of(&state, tenant, &params, account, tenant, "billing account").await?
+    {
+        return Ok(then);
+    }
+    wait_for_token(&state, tenant, &headers).await?;
+    billing::account(&state.pool, tenant, Utc::now())
         .await
-        .map(Json)
+        .map(|account| Json(account).into_response())
         .map_err(|err| Problem::internal(&err))
 }
 

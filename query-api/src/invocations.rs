@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::api_key::Scope;
+use domain::tool_invocation::TOOL_INVOCATION_AGGREGATE_TYPE;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::page::decode_position_cursor;
 use projections::tool_invocations::{
@@ -16,6 +17,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::{cursor, one_of, page_limit, with_etag};
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// `GET /v1/invocations` query parameters; filters combine.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -76,29 +78,55 @@ pub async fn list_invocations(
         .map_err(|err| Problem::internal(&err))
 }
 
+/// A tool invocation: its read model, or with `as_of` / `as_of_version` its state folded from the
+/// store as it was then.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum InvocationRead {
+    Current(Box<ToolInvocationView>),
+    AsOf(eventstore::audit::AggregateState),
+}
+
 #[utoipa::path(
     get, path = "/v1/invocations/{id}", tag = "tools",
     params(
         ("id" = Uuid, Path),
+        AsOfParams,
         ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible"),
         ("If-None-Match" = Option<String>, Header),
     ),
     responses(
-        (status = 200, body = ToolInvocationView, headers(("ETag" = String, description = "The invocation's version"))),
+        (status = 200, description = "The invocation; with `as_of` / `as_of_version`, its state then", body = InvocationRead, headers(("ETag" = String, description = "The invocation's version"))),
         (status = 304, description = "Not modified"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `as_of` or `as_of_version`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One tool invocation: the exact tool version, arguments, status, outcome and duration.
+/// One tool invocation: the exact tool version, arguments, status, outcome and duration;
+/// with `as_of` or `as_of_version`, its state as it was then.
 pub async fn get_invocation(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::ToolsRead)?;
+    let tenant = principal.tenant_id;
+    if let Some(then) = read_as_of(
+        &state,
+        tenant,
+        &params,
+        TOOL_INVOCATION_AGGREGATE_TYPE,
+        id,
+        "tool invocation",
+    )
+    .await?
+    {
+        return Ok(then);
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let invocation = tool_invocations::get_invocation(&state.pool, principal.tenant_id, id)
         .await

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::agent::AGENT_AGGREGATE_TYPE;
 use domain::api_key::Scope;
-use domain::memory::MemoryKind;
+use domain::memory::{MEMORY_AGGREGATE_TYPE, MemoryKind};
 use eventstore::tenants::Principal;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::agents::decode_cursor;
@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::with_etag;
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// `GET /v1/agents/{id}/memories` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -34,31 +35,50 @@ pub struct ListMemoriesParams {
     pub cursor: Option<String>,
 }
 
+/// A memory: its read model, or with `as_of` / `as_of_version` its state folded from the
+/// store as it was then.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum MemoryRead {
+    Current(Box<MemoryView>),
+    AsOf(eventstore::audit::AggregateState),
+}
+
 #[utoipa::path(
     get, path = "/v1/memories/{id}", tag = "memories",
     params(
         ("id" = Uuid, Path),
+        AsOfParams,
         ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible"),
         ("If-None-Match" = Option<String>, Header),
     ),
     responses(
-        (status = 200, description = "The current revision; `content` is null once forgotten", body = MemoryView, headers(("ETag" = String, description = "The memory's version"))),
+        (status = 200, description = "The current revision; `content` is null once forgotten. With `as_of` / `as_of_version`, its state then (content sealed)", body = MemoryRead, headers(("ETag" = String, description = "The memory's version"))),
         (status = 304, description = "Not modified"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `memory:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `as_of` or `as_of_version`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Not caught up within the bound", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One memory: its current revision, or `"content": null` and status `forgotten`.
+/// One memory: its current revision, or `"content": null` and status `forgotten`; with
+/// `as_of` or `as_of_version`, its state as it was then, its content still sealed.
 pub async fn get_memory(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::MemoryRead)?;
+    let tenant = principal.tenant_id;
+    if let Some(then) =
+        read_as_of(&state, tenant, &params, MEMORY_AGGREGATE_TYPE, id, "memory").await?
+    {
+        return Ok(then);
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let memory = memories::get_memory(&state.pool, principal.tenant_id, id)
         .await

@@ -78,19 +78,35 @@ async fn folded_state(
         })
 }
 
-/// The answer to a read at `as_of`: the folded state as `wrap` presents it, with its
-/// version as ETag.
-pub async fn respond_as_of<T: serde::Serialize>(
+/// The answer to a read at `as_of`: the folded state, with its version as ETag.
+pub async fn respond_as_of(
     state: &AppState,
     tenant: Uuid,
     aggregate_type: &str,
     aggregate_id: Uuid,
     as_of: AsOf,
     what: &str,
-    wrap: impl FnOnce(AggregateState) -> T,
 ) -> Result<Response, Problem> {
     let id = aggregate_id.to_string();
     let folded = folded_state(state, tenant, aggregate_type, &id, as_of, what).await?;
     let version = i64::try_from(folded.version).unwrap_or(i64::MAX);
-    Ok(with_etag(&HeaderMap::new(), version, wrap(folded)))
+    Ok(with_etag(&HeaderMap::new(), version, folded))
+}
+
+/// A resource's GET at the point `params` name: `None` when they name none (a read of
+/// the current state), else the answer of [`respond_as_of`].
+pub async fn read_as_of(
+    state: &AppState,
+    tenant: Uuid,
+    params: &AsOfParams,
+    aggregate_type: &str,
+    aggregate_id: Uuid,
+    what: &str,
+) -> Result<Option<Response>, Problem> {
+    let Some(as_of) = params.point()? else {
+        return Ok(None);
+    };
+    respond_as_of(state, tenant, aggregate_type, aggregate_id, as_of, what)
+        .await
+        .map(Some)
 }

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::api_key::Scope;
+use domain::run::RUN_AGGREGATE_TYPE;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::agents::decode_cursor;
 use projections::runs::{self, RunList, RunListFilter, RunView};
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::{cursor, one_of, page_limit, with_etag};
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// `GET /v1/agents/{id}/runs` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -41,30 +43,47 @@ const STATUSES: &[&str] = &[
     "timed_out",
 ];
 
+/// A run: its read model, or with `as_of` / `as_of_version` its state folded from the
+/// store as it was then.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum RunRead {
+    Current(Box<RunView>),
+    AsOf(eventstore::audit::AggregateState),
+}
+
 #[utoipa::path(
     get, path = "/v1/runs/{id}", tag = "runs",
     params(
         ("id" = uuid::Uuid, Path),
+        AsOfParams,
         ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible"),
         ("If-None-Match" = Option<String>, Header),
     ),
     responses(
-        (status = 200, description = "The run with every step", body = RunView, headers(("ETag" = String, description = "The run's version"))),
+        (status = 200, description = "The run with every step; with `as_of` / `as_of_version`, its state then", body = RunRead, headers(("ETag" = String, description = "The run's version"))),
         (status = 304, description = "Not modified"),
         (status = 403, description = "The key lacks `runs:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `as_of` or `as_of_version`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Not caught up within the bound", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One run: status, stop reason, limits, spend, pending approvals and every step.
+/// One run: status, stop reason, limits, spend, pending approvals and every step; with
+/// `as_of` or `as_of_version`, its state as it was then.
 pub async fn get_run(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::RunsRead)?;
+    let tenant = principal.tenant_id;
+    if let Some(then) = read_as_of(&state, tenant, &params, RUN_AGGREGATE_TYPE, id, "run").await? {
+        return Ok(then);
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let run = runs::get_run(&state.pool, principal.tenant_id, id)
         .await

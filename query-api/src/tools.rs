@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::api_key::Scope;
+use domain::tool::TOOL_AGGREGATE_TYPE;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::agents::decode_cursor;
 use projections::tools::{self, ToolDetail, ToolList, ToolListFilter, ToolVersionView};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::{cursor, one_of, page_limit, with_etag};
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// `GET /v1/tools` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -68,29 +70,47 @@ pub async fn list_tools(
         .map_err(|err| Problem::internal(&err))
 }
 
+/// A tool: its read model, or with `as_of` / `as_of_version` its state folded from the
+/// store as it was then.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ToolRead {
+    Current(ToolDetail),
+    AsOf(eventstore::audit::AggregateState),
+}
+
 #[utoipa::path(
     get, path = "/v1/tools/{id}", tag = "tools",
     params(
         ("id" = Uuid, Path),
+        AsOfParams,
         ("X-Consistency-Token" = Option<String>, Header, description = "Wait until this write is visible"),
         ("If-None-Match" = Option<String>, Header),
     ),
     responses(
-        (status = 200, description = "The tool and every version it had, oldest first", body = ToolDetail, headers(("ETag" = String, description = "The tool's aggregate version"))),
+        (status = 200, description = "The tool and every version it had, oldest first; with `as_of` / `as_of_version`, its state then", body = ToolRead, headers(("ETag" = String, description = "The tool's aggregate version"))),
         (status = 304, description = "Not modified"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `as_of` or `as_of_version`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One tool with all its versions.
+/// One tool with all its versions; with `as_of` or `as_of_version`, its state as it was
+/// then.
 pub async fn get_tool(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::ToolsRead)?;
+    let tenant = principal.tenant_id;
+    if let Some(then) = read_as_of(&state, tenant, &params, TOOL_AGGREGATE_TYPE, id, "tool").await?
+    {
+        return Ok(then);
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     let tool = tools::get_tool(&state.pool, principal.tenant_id, id)
         .await

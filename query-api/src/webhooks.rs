@@ -4,7 +4,9 @@ use ::webhooks::DeliveryList;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use domain::api_key::Scope;
+use domain::webhook::WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::page::decode_cursor;
 use projections::webhooks::{self as subscriptions, WebhookList, WebhookView};
@@ -12,6 +14,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
+use crate::point_in_time::{AsOfParams, read_as_of};
 
 /// `GET /v1/webhooks` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -70,28 +73,53 @@ pub async fn list_webhooks(
     .map_err(|err| Problem::internal(&err))
 }
 
+/// A webhook subscription: its read model, or with `as_of` / `as_of_version` its state folded from the
+/// store as it was then.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum WebhookRead {
+    Current(WebhookView),
+    AsOf(eventstore::audit::AggregateState),
+}
+
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = uuid::Uuid, Path), ("X-Consistency-Token" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path), AsOfParams, ("X-Consistency-Token" = Option<String>, Header)),
     responses(
-        (status = 200, body = WebhookView),
+        (status = 200, description = "The subscription; with `as_of` / `as_of_version`, its state then", body = WebhookRead),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
-/// One of the tenant's webhook subscriptions.
+/// One of the tenant's webhook subscriptions; with `as_of` or `as_of_version`, its state
+/// as it was then.
 pub async fn get_webhook(
     State(state): State<AppState>,
     auth: Authenticated,
     UuidPath(id): UuidPath,
+    QueryParams(params): QueryParams<AsOfParams>,
     headers: HeaderMap,
-) -> Result<Json<WebhookView>, Problem> {
+) -> Result<Response, Problem> {
     let principal = auth.require(Scope::Admin)?;
+    let tenant = principal.tenant_id;
+    if let Some(then) = read_as_of(
+        &state,
+        tenant,
+        &params,
+        WEBHOOK_SUBSCRIPTION_AGGREGATE_TYPE,
+        id,
+        "webhook subscription",
+    )
+    .await?
+    {
+        return Ok(then);
+    }
     wait_for_token(&state, principal.tenant_id, &headers).await?;
     visible_webhook(&state, principal.tenant_id, id)
         .await
-        .map(Json)
+        .map(|webhook| Json(webhook).into_response())
 }
 
 #[utoipa::path(

@@ -455,3 +455,79 @@ async fn resources_read_as_they_were_at_a_version_or_a_time() {
 
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_resource_reads_as_it_was_at_a_version() {
+    let app = spawn_app().await;
+    let agent = app.an_agent("historian").await.id;
+    let tool = app
+        .a_tool(&crate::tooling::tool_body("weather", "http://127.0.0.1:9/"))
+        .await
+        .id;
+    let memory = app.a_memory(agent, "Oslo is in Norway").await.id;
+    let invocation = app
+        .an_invocation(
+            tool,
+            &crate::tooling::invocation_body(agent, json!({"city": "Oslo"}), "past-1"),
+        )
+        .await;
+    let (webhook, _) = crate::webhooks::subscribe(&app, "http://127.0.0.1:9/hook", &[]).await;
+    let scripted = app.a_scripted_agent(&[], json!([{"text": "Hello."}])).await;
+    let run = app.a_run(scripted, "Hi").await.id;
+    app.finished_run(run).await;
+    app.post("/v1/billing/credits", &json!({"amount_micros": 1_000}), &[])
+        .await
+        .accepted(StatusCode::OK);
+
+    let resources = [
+        (format!("/v1/runs/{run}"), "run", run),
+        (format!("/v1/tools/{tool}"), "tool", tool),
+        (format!("/v1/memories/{memory}"), "memory", memory),
+        (
+            format!("/v1/invocations/{invocation}"),
+            "tool_invocation",
+            invocation,
+        ),
+        (
+            format!("/v1/webhooks/{}", webhook.id),
+            "webhook_subscription",
+            webhook.id,
+        ),
+        (
+            "/v1/billing/account".to_owned(),
+            "billing_account",
+            app.tenant_id,
+        ),
+    ];
+    for (path, aggregate_type, id) in resources {
+        let first = app.get(&format!("{path}?as_of_version=1"), &[]).await;
+        assert_eq!(first.status, StatusCode::OK, "{path}: {}", first.text);
+        assert_eq!(first.header("etag"), Some("\"1\""), "{path}");
+        assert_eq!(first.body["aggregate_type"], aggregate_type, "{path}");
+        assert_eq!(first.body["aggregate_id"], json!(id), "{path}");
+        assert_eq!(first.body["version"], 1, "{path}");
+        app.get(&format!("{path}?as_of_version=0"), &[])
+            .await
+            .assert_invalid("as_of_version");
+        app.get(&format!("{path}?as_of=2000-01-01T00:00:00Z"), &[])
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not-found");
+        let current = app.get(&path, &[]).await;
+        assert_eq!(current.status, StatusCode::OK, "{path}: {}", current.text);
+        assert!(current.body.get("aggregate_type").is_none(), "{path}");
+    }
+    // A finished run's past: queued at first, its whole history now.
+    let first = app
+        .get(&format!("/v1/runs/{run}?as_of_version=1"), &[])
+        .await;
+    assert_eq!(first.body["state"]["status"], "queued", "{}", first.text);
+    let memory_then = app
+        .get(&format!("/v1/memories/{memory}?as_of_version=1"), &[])
+        .await;
+    assert!(
+        !memory_then.text.contains("Oslo is in Norway"),
+        "a memory's past content stays sealed: {}",
+        memory_then.text
+    );
+    app.stop().await;
+}
