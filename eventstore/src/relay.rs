@@ -222,6 +222,7 @@ impl Relay {
             checkpoint: load_checkpoint(lock.connection(), &self.namespace.stream()).await?,
             chain: chain::load_head(lock.connection()).await?,
             last_signed: checkpoints::latest(lock.connection()).await?,
+            prefetched: Vec::new(),
             lock,
             relay: self.clone(),
         };
@@ -244,6 +245,8 @@ pub struct ActiveRelay {
     chain: ChainHead,
     /// Index and time of the latest signed checkpoint.
     last_signed: (i64, chrono::DateTime<chrono::Utc>),
+    /// The batch after the checkpoint, read while the last batch's acks came in.
+    prefetched: Vec<StoredEvent>,
     relay: Relay,
 }
 
@@ -259,16 +262,23 @@ impl ActiveRelay {
     }
 
     /// Publishes the next batch in commit order, pipelined, then checkpoints after all
-    /// acks are in, in one transaction with the batch's links of the audit chain.
+    /// acks are in, in one transaction with the batch's links of the audit chain. While
+    /// the acks come in, the batch after it is read, so the next call starts publishing
+    /// at once.
     #[tracing::instrument(skip_all, err)]
     pub async fn process_batch(&mut self) -> Result<BatchOutcome, StoreError> {
         let started = Instant::now();
-        let events = reader::read_after(
-            self.lock.connection(),
-            self.checkpoint.cursor,
-            self.relay.batch_size,
-        )
-        .await?;
+        let events = match std::mem::take(&mut self.prefetched) {
+            prefetched if !prefetched.is_empty() => prefetched,
+            _ => {
+                reader::read_after(
+                    self.lock.connection(),
+                    self.checkpoint.cursor,
+                    self.relay.batch_size,
+                )
+                .await?
+            }
+        };
         let Some(last) = events.last().map(CommitCursor::after) else {
             self.sign_if_due().await?;
             return Ok(BatchOutcome::default());
@@ -295,12 +305,20 @@ impl ActiveRelay {
             published: events.len(),
             duplicates: 0,
         };
-        let mut stream_sequence = self.checkpoint.stream_sequence;
-        for ack in acks {
-            let ack = ack.await.map_err(StoreError::nats)?;
-            outcome.duplicates += usize::from(ack.duplicate);
-            stream_sequence = stream_sequence.max(ack.sequence);
-        }
+        let acked = async {
+            let mut stream_sequence = base;
+            let mut duplicates = 0;
+            for ack in acks {
+                let ack = ack.await.map_err(StoreError::nats)?;
+                duplicates += usize::from(ack.duplicate);
+                stream_sequence = stream_sequence.max(ack.sequence);
+            }
+            Ok::<_, StoreError>((stream_sequence, duplicates))
+        };
+        let next = reader::read_after(self.lock.connection(), last, self.relay.batch_size);
+        let (acked, next) = tokio::join!(acked, next);
+        let (stream_sequence, duplicates) = acked?;
+        outcome.duplicates = duplicates;
         let (links, chain) = hashing
             .await
             .map_err(|err| StoreError::Invalid(format!("chain hashing failed: {err}")))??;
@@ -309,6 +327,12 @@ impl ActiveRelay {
             stream_sequence,
         };
         self.commit_batch(checkpoint, &links, chain).await?;
+        // Only a batch read after the checkpoint now stored is worth keeping; one that
+        // could not be read is read again by the next call.
+        match next {
+            Ok(next) => self.prefetched = next,
+            Err(err) => tracing::debug!(%err, "the next batch was not read ahead"),
+        }
         metrics::counter!("agentos_relay_published_total").increment(outcome.published as u64);
         metrics::counter!("agentos_relay_duplicates_total").increment(outcome.duplicates as u64);
         metrics::histogram!("agentos_relay_batch_seconds").record(started.elapsed().as_secs_f64());
