@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::params::{cursor, one_of, page_limit, with_etag};
-use crate::point_in_time::{AsOfParams, read_as_of};
+use crate::params::{cursor, one_of, page_limit};
+use crate::point_in_time::{AsOfParams, ReadOne};
 
 /// An agent: its read model, or with `as_of` / `as_of_version` its state folded from the
 /// store as it was then.
@@ -128,21 +128,18 @@ pub async fn get_agent(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::AgentsRead)?;
     let tenant = principal.tenant_id;
-    if let Some(then) =
-        read_as_of(&state, tenant, &params, AGENT_AGGREGATE_TYPE, id, "agent").await?
-    {
-        return Ok(then);
-    }
-    wait_for_token(&state, principal.tenant_id, &headers).await?;
-    let agent = agents::get_agent(&state.pool, principal.tenant_id, id)
-        .await
-        .map_err(|err| Problem::internal(&err))?
-        .ok_or_else(|| Problem::not_found("agent"))?;
-    Ok(with_etag(
-        &headers,
-        agent.version,
-        AgentRead::Current(agent),
-    ))
+    let read = ReadOne {
+        state: &state,
+        tenant,
+        id,
+        params: &params,
+        headers: &headers,
+    };
+    let current = agents::get_agent(&state.pool, tenant, id);
+    read.respond((AGENT_AGGREGATE_TYPE, "agent"), current, |agent| {
+        agent.version
+    })
+    .await
 }
 
 #[utoipa::path(

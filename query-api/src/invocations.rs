@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::params::{cursor, one_of, page_limit, with_etag};
-use crate::point_in_time::{AsOfParams, read_as_of};
+use crate::params::{cursor, one_of, page_limit};
+use crate::point_in_time::{AsOfParams, ReadOne};
 
 /// `GET /v1/invocations` query parameters; filters combine.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -115,22 +115,18 @@ pub async fn get_invocation(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::ToolsRead)?;
     let tenant = principal.tenant_id;
-    if let Some(then) = read_as_of(
-        &state,
+    let read = ReadOne {
+        state: &state,
         tenant,
-        &params,
-        TOOL_INVOCATION_AGGREGATE_TYPE,
         id,
-        "tool invocation",
+        params: &params,
+        headers: &headers,
+    };
+    let current = tool_invocations::get_invocation(&state.pool, tenant, id);
+    read.respond(
+        (TOOL_INVOCATION_AGGREGATE_TYPE, "tool invocation"),
+        current,
+        |invocation| invocation.version,
     )
-    .await?
-    {
-        return Ok(then);
-    }
-    wait_for_token(&state, principal.tenant_id, &headers).await?;
-    let invocation = tool_invocations::get_invocation(&state.pool, principal.tenant_id, id)
-        .await
-        .map_err(|err| Problem::internal(&err))?
-        .ok_or_else(|| Problem::not_found("tool invocation"))?;
-    Ok(with_etag(&headers, invocation.version, invocation))
+    .await
 }

@@ -19,8 +19,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::params::with_etag;
-use crate::point_in_time::{AsOfParams, read_as_of};
+use crate::point_in_time::{AsOfParams, ReadOne};
 
 /// `GET /v1/agents/{id}/memories` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -74,17 +73,18 @@ pub async fn get_memory(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::MemoryRead)?;
     let tenant = principal.tenant_id;
-    if let Some(then) =
-        read_as_of(&state, tenant, &params, MEMORY_AGGREGATE_TYPE, id, "memory").await?
-    {
-        return Ok(then);
-    }
-    wait_for_token(&state, principal.tenant_id, &headers).await?;
-    let memory = memories::get_memory(&state.pool, principal.tenant_id, id)
-        .await
-        .map_err(|err| Problem::internal(&err))?
-        .ok_or_else(|| Problem::not_found("memory"))?;
-    Ok(with_etag(&headers, memory.version, memory))
+    let read = ReadOne {
+        state: &state,
+        tenant,
+        id,
+        params: &params,
+        headers: &headers,
+    };
+    let current = memories::get_memory(&state.pool, tenant, id);
+    read.respond((MEMORY_AGGREGATE_TYPE, "memory"), current, |memory| {
+        memory.version
+    })
+    .await
 }
 
 #[utoipa::path(

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::consistency::wait_for_token;
 use crate::params::with_etag;
 
 /// The point in time of a read.
@@ -109,4 +110,39 @@ pub async fn read_as_of(
     respond_as_of(state, tenant, aggregate_type, aggregate_id, as_of, what)
         .await
         .map(Some)
+}
+
+/// A resource's GET by id: at the point its `params` name, the state folded from the store;
+/// otherwise its read model once the consistency token in `headers` is visible, with its
+/// version as ETag.
+pub struct ReadOne<'a> {
+    pub state: &'a AppState,
+    pub tenant: Uuid,
+    pub id: Uuid,
+    pub params: &'a AsOfParams,
+    pub headers: &'a HeaderMap,
+}
+
+impl ReadOne<'_> {
+    /// Answers with the aggregate `kind` (its type and the name a 404 gives it): folded,
+    /// or `current` (not run for a point in time) with `version` as its ETag.
+    pub async fn respond<T: serde::Serialize, E: std::fmt::Display>(
+        self,
+        (aggregate_type, what): (&str, &str),
+        current: impl Future<Output = Result<Option<T>, E>>,
+        version: impl FnOnce(&T) -> i64,
+    ) -> Result<Response, Problem> {
+        let (state, tenant) = (self.state, self.tenant);
+        if let Some(then) =
+            read_as_of(state, tenant, self.params, aggregate_type, self.id, what).await?
+        {
+            return Ok(then);
+        }
+        wait_for_token(state, tenant, self.headers).await?;
+        let found = current
+            .await
+            .map_err(|err| Problem::internal(&err))?
+            .ok_or_else(|| Problem::not_found(what))?;
+        Ok(with_etag(self.headers, version(&found), found))
+    }
 }

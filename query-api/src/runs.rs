@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::params::{cursor, one_of, page_limit, with_etag};
-use crate::point_in_time::{AsOfParams, read_as_of};
+use crate::params::{cursor, one_of, page_limit};
+use crate::point_in_time::{AsOfParams, ReadOne};
 
 /// `GET /v1/agents/{id}/runs` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -81,15 +81,16 @@ pub async fn get_run(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::RunsRead)?;
     let tenant = principal.tenant_id;
-    if let Some(then) = read_as_of(&state, tenant, &params, RUN_AGGREGATE_TYPE, id, "run").await? {
-        return Ok(then);
-    }
-    wait_for_token(&state, principal.tenant_id, &headers).await?;
-    let run = runs::get_run(&state.pool, principal.tenant_id, id)
+    let read = ReadOne {
+        state: &state,
+        tenant,
+        id,
+        params: &params,
+        headers: &headers,
+    };
+    let current = runs::get_run(&state.pool, tenant, id);
+    read.respond((RUN_AGGREGATE_TYPE, "run"), current, |run| run.version)
         .await
-        .map_err(|err| Problem::internal(&err))?
-        .ok_or_else(|| Problem::not_found("run"))?;
-    Ok(with_etag(&headers, run.version, run))
 }
 
 #[utoipa::path(

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
-use crate::params::{cursor, one_of, page_limit, with_etag};
-use crate::point_in_time::{AsOfParams, read_as_of};
+use crate::params::{cursor, one_of, page_limit};
+use crate::point_in_time::{AsOfParams, ReadOne};
 
 /// `GET /v1/tools` query parameters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -107,16 +107,18 @@ pub async fn get_tool(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::ToolsRead)?;
     let tenant = principal.tenant_id;
-    if let Some(then) = read_as_of(&state, tenant, &params, TOOL_AGGREGATE_TYPE, id, "tool").await?
-    {
-        return Ok(then);
-    }
-    wait_for_token(&state, principal.tenant_id, &headers).await?;
-    let tool = tools::get_tool(&state.pool, principal.tenant_id, id)
-        .await
-        .map_err(|err| Problem::internal(&err))?
-        .ok_or_else(|| Problem::not_found("tool"))?;
-    Ok(with_etag(&headers, tool.tool.version, tool))
+    let read = ReadOne {
+        state: &state,
+        tenant,
+        id,
+        params: &params,
+        headers: &headers,
+    };
+    let current = tools::get_tool(&state.pool, tenant, id);
+    read.respond((TOOL_AGGREGATE_TYPE, "tool"), current, |tool| {
+        tool.tool.version
+    })
+    .await
 }
 
 #[utoipa::path(
