@@ -23,7 +23,7 @@ use crate::receipt::{CommandAccepted, accepted, respond};
 use crate::request::CommandRequest;
 use crate::{ApiError, AppState};
 
-pub use allowance::require_allowance;
+pub use allowance::{require_allowance, require_allowances};
 
 /// Where the account is read (`GET` on the query API).
 const ACCOUNT: &str = "/v1/billing/account";

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::agents::ReasonRequest;
-use crate::billing::require_allowance;
+use crate::billing::require_allowances;
 use crate::receipt::{CommandAccepted, accepted, execute_on};
 use crate::request::CommandRequest;
 use crate::{ApiError, AppState};
@@ -133,9 +133,12 @@ pub async fn start_run(
     let agent = agent_facts(&state, tenant_id, agent_id).await?;
     // After the lookups and before anything is appended: a tenant over its LLM token
     // quotas gets a 402 rather than a run that stops at once with `quota_exceeded`.
-    for meter in [Meter::LlmInputTokens, Meter::LlmOutputTokens] {
-        require_allowance(&state, tenant_id, meter).await?;
-    }
+    require_allowances(
+        &state,
+        tenant_id,
+        &[Meter::LlmInputTokens, Meter::LlmOutputTokens],
+    )
+    .await?;
     let run_id = Uuid::now_v7();
     let command = RunCommand::StartRun {
         tenant_id,

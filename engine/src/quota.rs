@@ -2,7 +2,7 @@
 //! call, so a run stops with `quota_exceeded` instead of spending past it.
 
 use domain::billing::Meter;
-use eventstore::billing_cache::quota_use;
+use eventstore::billing_cache::{QuotaUse, quotas_use};
 use uuid::Uuid;
 
 use crate::EngineError;
@@ -28,7 +28,7 @@ impl QuotaGate for NoQuotas {
 }
 
 /// The billing quotas on the LLM meters, read from the tenant's hot billing hash (one
-/// Redis round trip per meter). Like the command API's gate, it lets work through when
+/// Redis round trip for both). Like the command API's gate, it lets work through when
 /// Redis cannot answer: quotas brake spending, and the usage is billed either way.
 #[derive(Clone)]
 pub struct BillingQuotas {
@@ -46,17 +46,22 @@ impl BillingQuotas {
 #[async_trait::async_trait]
 impl QuotaGate for BillingQuotas {
     async fn quota_exceeded(&self, tenant_id: Uuid) -> Result<bool, EngineError> {
-        let now = chrono::Utc::now();
-        for meter in [Meter::LlmInputTokens, Meter::LlmOutputTokens] {
-            let mut redis = self.redis.clone();
-            match quota_use(&mut redis, &self.prefix, tenant_id, meter, now).await {
-                Ok(Some(used)) if used.is_used_up() => return Ok(true),
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(%err, %meter, "quota check unavailable; the run goes on");
-                }
+        let meters = [Meter::LlmInputTokens, Meter::LlmOutputTokens];
+        let mut redis = self.redis.clone();
+        match quotas_use(
+            &mut redis,
+            &self.prefix,
+            tenant_id,
+            &meters,
+            chrono::Utc::now(),
+        )
+        .await
+        {
+            Ok(used) => Ok(used.iter().any(QuotaUse::is_used_up)),
+            Err(err) => {
+                tracing::warn!(%err, "quota check unavailable; the run goes on");
+                Ok(false)
             }
         }
-        Ok(false)
     }
 }

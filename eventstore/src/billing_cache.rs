@@ -87,21 +87,32 @@ pub fn quota_use_from(
     })
 }
 
-/// `meter`'s quota use in the period holding `now`, from `tenant_id`'s hash: one HMGET.
-pub async fn quota_use(
+/// The quota use of each of `meters` that has a quota, in the periods holding `now`, from
+/// `tenant_id`'s hash: one HMGET for all of them.
+pub async fn quotas_use(
     redis: &mut redis::aio::ConnectionManager,
     prefix: &str,
     tenant_id: Uuid,
-    meter: Meter,
+    meters: &[Meter],
     now: DateTime<Utc>,
-) -> Result<Option<QuotaUse>, redis::RedisError> {
+) -> Result<Vec<QuotaUse>, redis::RedisError> {
+    let fields: Vec<String> = meters
+        .iter()
+        .flat_map(|meter| quota_use_fields(*meter, now))
+        .collect();
     let values: Vec<Option<String>> = redis::cmd("HMGET")
         .arg(account_key(prefix, tenant_id))
-        .arg(&quota_use_fields(meter, now)[..])
+        .arg(&fields[..])
         .query_async(redis)
         .await?;
-    let values: [Option<String>; 4] = values.try_into().unwrap_or_default();
-    Ok(quota_use_from(meter, now, values))
+    Ok(meters
+        .iter()
+        .zip(values.chunks(4))
+        .filter_map(|(meter, values)| {
+            let values: [Option<String>; 4] = values.to_vec().try_into().unwrap_or_default();
+            quota_use_from(*meter, now, values)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -6,24 +6,20 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::agent::AGENT_AGGREGATE_TYPE;
 use domain::api_key::Scope;
-use eventstore::audit::AggregateState;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::AgentSummary;
 use projections::agents::{self, AgentList, AgentListFilter, AgentView};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::{cursor, one_of, page_limit};
 use crate::point_in_time::{AsOfParams, ReadOne};
 
-/// An agent: its read model, or with `as_of` / `as_of_version` its state folded from the
-/// store as it was then.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum AgentRead {
-    Current(AgentView),
-    AsOf(AggregateState),
+crate::point_in_time::read_schema! {
+    /// An agent: its read model, or with `as_of` / `as_of_version` its state folded from the
+    /// store as it was then.
+    AgentRead(AgentView)
 }
 
 /// `GET /v1/agents` query parameters.

@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use domain::api_key::{API_KEY_AGGREGATE_TYPE, Scope};
-use eventstore::audit::AggregateState;
 use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use projections::api_keys::{self, ApiKeyView};
 use serde::Serialize;
@@ -14,13 +13,10 @@ use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::point_in_time::{AsOfParams, read_as_of};
 
-/// An API key: its read model, or with `as_of` / `as_of_version` its state folded from
-/// the store as it was then (the key hash redacted).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum ApiKeyRead {
-    Current(ApiKeyView),
-    AsOf(AggregateState),
+crate::point_in_time::read_schema! {
+    /// An API key: its read model, or with `as_of` / `as_of_version` its state folded from
+    /// the store as it was then (the key hash redacted).
+    ApiKeyRead(ApiKeyView)
 }
 
 /// The tenant's API keys.

@@ -60,13 +60,10 @@ pub struct LedgerParams {
     pub cursor: Option<String>,
 }
 
-/// The billing account: its read model, or with `as_of` / `as_of_version` its state folded
-/// from the store as it was then.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum AccountRead {
-    Current(AccountView),
-    AsOf(eventstore::audit::AggregateState),
+crate::point_in_time::read_schema! {
+    /// The billing account: its read model, or with `as_of` / `as_of_version` its state folded
+    /// from the store as it was then.
+    AccountRead(AccountView)
 }
 
 #[utoipa::path(
@@ -92,9 +89,8 @@ pub async fn get_account(
 ) -> Result<Response, Problem> {
     let principal = auth.require(Scope::BillingRead)?;
     let tenant = principal.tenant_id;
-    let account = BILLING_ACCOUNT_AGGREGATE_TYPE;
-    if let Some(then) =
-        read_as_of(&state, tenant, &params, account, tenant, "billing account").await?
+    let kind = BILLING_ACCOUNT_AGGREGATE_TYPE;
+    if let Some(then) = read_as_of(&state, tenant, &params, kind, tenant, "billing account").await?
     {
         return Ok(then);
     }

@@ -78,13 +78,10 @@ pub async fn list_invocations(
         .map_err(|err| Problem::internal(&err))
 }
 
-/// A tool invocation: its read model, or with `as_of` / `as_of_version` its state folded from the
-/// store as it was then.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum InvocationRead {
-    Current(Box<ToolInvocationView>),
-    AsOf(eventstore::audit::AggregateState),
+crate::point_in_time::read_schema! {
+    /// A tool invocation: its read model, or with `as_of` / `as_of_version` its state folded from the
+    /// store as it was then.
+    InvocationRead(Box<ToolInvocationView>)
 }
 
 #[utoipa::path(

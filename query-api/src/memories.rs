@@ -34,13 +34,10 @@ pub struct ListMemoriesParams {
     pub cursor: Option<String>,
 }
 
-/// A memory: its read model, or with `as_of` / `as_of_version` its state folded from the
-/// store as it was then.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum MemoryRead {
-    Current(Box<MemoryView>),
-    AsOf(eventstore::audit::AggregateState),
+crate::point_in_time::read_schema! {
+    /// A memory: its read model, or with `as_of` / `as_of_version` its state folded from the
+    /// store as it was then.
+    MemoryRead(Box<MemoryView>)
 }
 
 #[utoipa::path(

@@ -14,6 +14,21 @@ use crate::AppState;
 use crate::consistency::wait_for_token;
 use crate::params::with_etag;
 
+/// Declares the response schema of a resource's GET that also answers `as_of` /
+/// `as_of_version`: `Current` is its read model, `AsOf` its state folded from the store.
+macro_rules! read_schema {
+    ($(#[$attr:meta])* $name:ident($view:ty)) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+        #[serde(untagged)]
+        pub enum $name {
+            Current($view),
+            AsOf(eventstore::audit::AggregateState),
+        }
+    };
+}
+pub(crate) use read_schema;
+
 /// The point in time of a read.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

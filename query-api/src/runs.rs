@@ -43,13 +43,10 @@ const STATUSES: &[&str] = &[
     "timed_out",
 ];
 
-/// A run: its read model, or with `as_of` / `as_of_version` its state folded from the
-/// store as it was then.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum RunRead {
-    Current(Box<RunView>),
-    AsOf(eventstore::audit::AggregateState),
+crate::point_in_time::read_schema! {
+    /// A run: its read model, or with `as_of` / `as_of_version` its state folded from the
+    /// store as it was then.
+    RunRead(Box<RunView>)
 }
 
 #[utoipa::path(

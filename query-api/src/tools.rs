@@ -70,13 +70,10 @@ pub async fn list_tools(
         .map_err(|err| Problem::internal(&err))
 }
 
-/// A tool: its read model, or with `as_of` / `as_of_version` its state folded from the
-/// store as it was then.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum ToolRead {
-    Current(ToolDetail),
-    AsOf(eventstore::audit::AggregateState),
+crate::point_in_time::read_schema! {
+    /// A tool: its read model, or with `as_of` / `as_of_version` its state folded from the
+    /// store as it was then.
+    ToolRead(ToolDetail)
 }
 
 #[utoipa::path(

@@ -73,13 +73,10 @@ pub async fn list_webhooks(
     .map_err(|err| Problem::internal(&err))
 }
 
-/// A webhook subscription: its read model, or with `as_of` / `as_of_version` its state folded from the
-/// store as it was then.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum WebhookRead {
-    Current(WebhookView),
-    AsOf(eventstore::audit::AggregateState),
+crate::point_in_time::read_schema! {
+    /// A webhook subscription: its read model, or with `as_of` / `as_of_version` its state folded from the
+    /// store as it was then.
+    WebhookRead(WebhookView)
 }
 
 #[utoipa::path(

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use domain::FieldError;
 use domain::billing::{Meter, QuotaPeriod};
-use eventstore::billing_cache::{QuotaUse, quota_use};
+use eventstore::billing_cache::{QuotaUse, quotas_use};
 use eventstore::web::Problem;
 use uuid::Uuid;
 
@@ -29,19 +29,32 @@ pub async fn require_allowance(
     tenant_id: Uuid,
     meter: Meter,
 ) -> Result<(), Problem> {
+    require_allowances(state, tenant_id, &[meter]).await
+}
+
+/// [`require_allowance`] for several meters at once (one Redis round trip): refused when
+/// any of them is used up.
+pub async fn require_allowances(
+    state: &AppState,
+    tenant_id: Uuid,
+    meters: &[Meter],
+) -> Result<(), Problem> {
     let Some((redis, prefix)) = &state.allowances else {
         return Ok(());
     };
     let now = Utc::now();
-    match quota_use(&mut redis.clone(), prefix, tenant_id, meter, now).await {
-        Ok(Some(used)) if used.is_used_up() => {
-            metrics::counter!("agentos_billing_quota_refusals_total", "meter" => meter.as_str())
-                .increment(1);
-            Err(quota_exceeded(&used, now))
-        }
-        Ok(_) => Ok(()),
+    match quotas_use(&mut redis.clone(), prefix, tenant_id, meters, now).await {
+        Ok(used) => match used.iter().find(|used| used.is_used_up()) {
+            Some(used) => {
+                let meter = used.meter.as_str();
+                metrics::counter!("agentos_billing_quota_refusals_total", "meter" => meter)
+                    .increment(1);
+                Err(quota_exceeded(used, now))
+            }
+            None => Ok(()),
+        },
         Err(err) => {
-            tracing::warn!(%err, %meter, "quota check unavailable; the command is let through");
+            tracing::warn!(%err, ?meters, "quota check unavailable; the command is let through");
             metrics::counter!("agentos_billing_quota_check_failures_total").increment(1);
             Ok(())
         }
