@@ -115,23 +115,9 @@ fn validate(params: ListAgentsParams) -> Result<AgentListFilter, Problem> {
 )]
 /// One agent, with its version as ETag; with `as_of` or `as_of_version`, its state as it
 /// was then.
-pub async fn get_agent(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    UuidPath(id): UuidPath,
-    QueryParams(params): QueryParams<AsOfParams>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let principal = auth.require(Scope::AgentsRead)?;
-    let tenant = principal.tenant_id;
-    let read = ReadOne {
-        state: &state,
-        tenant,
-        id,
-        params: &params,
-        headers: &headers,
-    };
-    let current = agents::get_agent(&state.pool, tenant, id);
+pub async fn get_agent(read: ReadOne) -> Result<Response, Problem> {
+    let tenant = read.tenant(Scope::AgentsRead)?;
+    let current = agents::get_agent(read.pool(), tenant, read.id());
     read.respond((AGENT_AGGREGATE_TYPE, "agent"), current, |agent| {
         agent.version
     })

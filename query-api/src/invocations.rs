@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::api_key::Scope;
 use domain::tool_invocation::TOOL_INVOCATION_AGGREGATE_TYPE;
-use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
+use eventstore::web::{Authenticated, Problem, QueryParams};
 use projections::page::decode_position_cursor;
 use projections::tool_invocations::{
     self, InvocationList, InvocationListFilter, ToolInvocationView,
@@ -103,27 +103,10 @@ crate::point_in_time::read_schema! {
 )]
 /// One tool invocation: the exact tool version, arguments, status, outcome and duration;
 /// with `as_of` or `as_of_version`, its state as it was then.
-pub async fn get_invocation(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    UuidPath(id): UuidPath,
-    QueryParams(params): QueryParams<AsOfParams>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let principal = auth.require(Scope::ToolsRead)?;
-    let tenant = principal.tenant_id;
-    let read = ReadOne {
-        state: &state,
-        tenant,
-        id,
-        params: &params,
-        headers: &headers,
-    };
-    let current = tool_invocations::get_invocation(&state.pool, tenant, id);
-    read.respond(
-        (TOOL_INVOCATION_AGGREGATE_TYPE, "tool invocation"),
-        current,
-        |invocation| invocation.version,
-    )
-    .await
+pub async fn get_invocation(read: ReadOne) -> Result<Response, Problem> {
+    let tenant = read.tenant(Scope::ToolsRead)?;
+    let current = tool_invocations::get_invocation(read.pool(), tenant, read.id());
+    let kind = (TOOL_INVOCATION_AGGREGATE_TYPE, "tool invocation");
+    read.respond(kind, current, |invocation| invocation.version)
+        .await
 }

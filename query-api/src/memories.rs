@@ -61,23 +61,9 @@ crate::point_in_time::read_schema! {
 )]
 /// One memory: its current revision, or `"content": null` and status `forgotten`; with
 /// `as_of` or `as_of_version`, its state as it was then, its content still sealed.
-pub async fn get_memory(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    UuidPath(id): UuidPath,
-    QueryParams(params): QueryParams<AsOfParams>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let principal = auth.require(Scope::MemoryRead)?;
-    let tenant = principal.tenant_id;
-    let read = ReadOne {
-        state: &state,
-        tenant,
-        id,
-        params: &params,
-        headers: &headers,
-    };
-    let current = memories::get_memory(&state.pool, tenant, id);
+pub async fn get_memory(read: ReadOne) -> Result<Response, Problem> {
+    let tenant = read.tenant(Scope::MemoryRead)?;
+    let current = memories::get_memory(read.pool(), tenant, read.id());
     read.respond((MEMORY_AGGREGATE_TYPE, "memory"), current, |memory| {
         memory.version
     })

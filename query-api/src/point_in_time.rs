@@ -1,13 +1,18 @@
 //! `?as_of=<RFC 3339>` / `?as_of_version=<n>` on a resource's GET: the aggregate's state
 //! folded from the store up to that point with the domain's own code.
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use domain::api_key::Scope;
 use eventstore::audit::{AggregateState, StateError};
 use eventstore::loader::AsOf;
-use eventstore::web::Problem;
+use eventstore::tenants::Principal;
+use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
 use serde::Deserialize;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -127,37 +132,71 @@ pub async fn read_as_of(
         .map(Some)
 }
 
-/// A resource's GET by id: at the point its `params` name, the state folded from the store;
-/// otherwise its read model once the consistency token in `headers` is visible, with its
-/// version as ETag.
-pub struct ReadOne<'a> {
-    pub state: &'a AppState,
-    pub tenant: Uuid,
-    pub id: Uuid,
-    pub params: &'a AsOfParams,
-    pub headers: &'a HeaderMap,
+/// A resource's GET by id, taken from the request: who asks, which id, at which point in
+/// time, and the headers (consistency token, `If-None-Match`).
+pub struct ReadOne {
+    state: AppState,
+    principal: Principal,
+    id: Uuid,
+    params: AsOfParams,
+    headers: HeaderMap,
 }
 
-impl ReadOne<'_> {
-    /// Answers with the aggregate `kind` (its type and the name a 404 gives it): folded,
-    /// or `current` (not run for a point in time) with `version` as its ETag.
+impl FromRequestParts<AppState> for ReadOne {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        let UuidPath(id) = UuidPath::from_request_parts(parts, state).await?;
+        let QueryParams(params) = QueryParams::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            principal,
+            id,
+            params,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl ReadOne {
+    /// The reader's tenant, if its key holds `scope`; a 403 naming the scope otherwise.
+    pub fn tenant(&self, scope: Scope) -> Result<Uuid, Problem> {
+        Authenticated(self.principal.clone())
+            .require(scope)
+            .map(|principal| principal.tenant_id)
+    }
+
+    /// The read models' pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    /// The resource's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Answers with the aggregate `kind` (its type and the name a 404 gives it): folded at
+    /// the requested point, or else `current` (not run for a point in time) once the
+    /// consistency token is visible, with `version` as its ETag. Call after [`Self::tenant`].
     pub async fn respond<T: serde::Serialize, E: std::fmt::Display>(
-        self,
+        &self,
         (aggregate_type, what): (&str, &str),
         current: impl Future<Output = Result<Option<T>, E>>,
         version: impl FnOnce(&T) -> i64,
     ) -> Result<Response, Problem> {
-        let (state, tenant) = (self.state, self.tenant);
+        let (state, tenant) = (&self.state, self.principal.tenant_id);
         if let Some(then) =
-            read_as_of(state, tenant, self.params, aggregate_type, self.id, what).await?
+            read_as_of(state, tenant, &self.params, aggregate_type, self.id, what).await?
         {
             return Ok(then);
         }
-        wait_for_token(state, tenant, self.headers).await?;
+        wait_for_token(state, tenant, &self.headers).await?;
         let found = current
             .await
             .map_err(|err| Problem::internal(&err))?
             .ok_or_else(|| Problem::not_found(what))?;
-        Ok(with_etag(self.headers, version(&found), found))
+        Ok(with_etag(&self.headers, version(&found), found))
     }
 }

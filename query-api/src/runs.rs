@@ -69,23 +69,9 @@ crate::point_in_time::read_schema! {
 )]
 /// One run: status, stop reason, limits, spend, pending approvals and every step; with
 /// `as_of` or `as_of_version`, its state as it was then.
-pub async fn get_run(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    UuidPath(id): UuidPath,
-    QueryParams(params): QueryParams<AsOfParams>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let principal = auth.require(Scope::RunsRead)?;
-    let tenant = principal.tenant_id;
-    let read = ReadOne {
-        state: &state,
-        tenant,
-        id,
-        params: &params,
-        headers: &headers,
-    };
-    let current = runs::get_run(&state.pool, tenant, id);
+pub async fn get_run(read: ReadOne) -> Result<Response, Problem> {
+    let tenant = read.tenant(Scope::RunsRead)?;
+    let current = runs::get_run(read.pool(), tenant, read.id());
     read.respond((RUN_AGGREGATE_TYPE, "run"), current, |run| run.version)
         .await
 }

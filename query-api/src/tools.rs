@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::api_key::Scope;
 use domain::tool::TOOL_AGGREGATE_TYPE;
-use eventstore::web::{Authenticated, Problem, QueryParams, UuidPath};
+use eventstore::web::{Authenticated, Problem, QueryParams};
 use projections::agents::decode_cursor;
 use projections::tools::{self, ToolDetail, ToolList, ToolListFilter, ToolVersionView};
 use serde::Deserialize;
@@ -95,23 +95,9 @@ crate::point_in_time::read_schema! {
 )]
 /// One tool with all its versions; with `as_of` or `as_of_version`, its state as it was
 /// then.
-pub async fn get_tool(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    UuidPath(id): UuidPath,
-    QueryParams(params): QueryParams<AsOfParams>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let principal = auth.require(Scope::ToolsRead)?;
-    let tenant = principal.tenant_id;
-    let read = ReadOne {
-        state: &state,
-        tenant,
-        id,
-        params: &params,
-        headers: &headers,
-    };
-    let current = tools::get_tool(&state.pool, tenant, id);
+pub async fn get_tool(read: ReadOne) -> Result<Response, Problem> {
+    let tenant = read.tenant(Scope::ToolsRead)?;
+    let current = tools::get_tool(read.pool(), tenant, read.id());
     read.respond((TOOL_AGGREGATE_TYPE, "tool"), current, |tool| {
         tool.tool.version
     })
